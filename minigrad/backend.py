@@ -1,0 +1,315 @@
+"""Where arrays live: devices, array namespaces, dtypes, random numbers and host transfer.
+
+This is the only module of the engine that knows which array library it runs on. Everything
+else writes array code against the array API standard through the namespace ``device.xp``
+(``array_api_compat``'s wrapper of NumPy, CuPy or ``array_api_strict``), so the same source runs
+on all of them.
+
+Device names follow PyTorch: ``"cpu"`` (NumPy), ``"gpu"`` / ``"cuda"`` / ``"cuda:1"`` (CuPy).
+For testing without a GPU there are ``"strict"`` / ``"strict:cpu"`` and ``"strict:device1"``:
+``array_api_strict`` arrays, which refuse implicit NumPy conversion and device mixing exactly
+where CuPy does, so code that passes on ``strict:device1`` does not secretly rely on NumPy.
+
+Backend-specific code lives here and only here, each piece with a portable fallback:
+random numbers, scatter-add and host transfer.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "Device",
+    "DeviceError",
+    "device",
+    "device_of",
+    "to_numpy",
+    "manual_seed",
+    "cuda_is_available",
+    "float16",
+    "float32",
+    "float64",
+    "int32",
+    "int64",
+    "uint8",
+    "bool_",
+]
+
+
+class DeviceError(RuntimeError):
+    """A device that cannot be used: unknown name, CuPy missing, no GPU, or two devices mixed."""
+
+
+# Canonical dtypes are NumPy dtype objects (CuPy uses the same ones); array_api_strict has its
+# own dtype objects, which Device.xp_dtype / Device.canonical translate to and from.
+float16 = np.dtype("float16")
+float32 = np.dtype("float32")
+float64 = np.dtype("float64")
+int32 = np.dtype("int32")
+int64 = np.dtype("int64")
+uint8 = np.dtype("uint8")
+bool_ = np.dtype("bool")
+_DTYPE_NAMES = ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
+                "uint64", "float16", "float32", "float64")
+
+_GPU_HELP = (
+    'Install GPU support with: pip install -e ".[cuda12]"  (or ".[cuda13]" for CUDA 13), '
+    'or use device="cpu".'
+)
+
+_seed: int | None = None
+
+
+class Device:
+    """One place arrays can live, with its array namespace and random generator.
+
+    Attributes:
+        type:   "cpu", "cuda" or "strict".
+        index:  GPU ordinal for "cuda", else None.
+        xp:     the array-API namespace to compute with (looked up once, here).
+        native: the library's own device object, passed as ``device=`` on creation.
+    Devices are interned: ``device("gpu") is device("cuda:0")``, so ops compare them with ``is``.
+    """
+
+    __slots__ = ("type", "index", "name", "xp", "native", "_dtype_map", "_canon_map", "_rng")
+
+    def __init__(self, name: str, type_: str, index: int | None, xp, native):
+        self.name = name
+        self.type = type_
+        self.index = index
+        self.xp = xp
+        self.native = native
+        if type_ == "strict":
+            self._dtype_map = {np.dtype(n): getattr(xp, n) for n in _DTYPE_NAMES
+                               if hasattr(xp, n)}
+        else:
+            self._dtype_map = None
+        self._canon_map = (None if self._dtype_map is None
+                           else {v: k for k, v in self._dtype_map.items()})
+        self._rng = None
+
+    def __repr__(self) -> str:
+        return f"device({self.name!r})"
+
+    def __str__(self) -> str:
+        return self.name
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, str):
+            try:
+                return device(other) is self
+            except DeviceError:
+                return False
+        return other is self
+
+    def __hash__(self) -> int:
+        return hash(self.name)
+
+    # -- dtypes ---------------------------------------------------------------------------
+    def xp_dtype(self, dtype):
+        """The namespace's dtype object for a canonical (NumPy) dtype or dtype name."""
+        dtype = np.dtype(dtype)
+        return dtype if self._dtype_map is None else self._dtype_map[dtype]
+
+    def canonical(self, xp_dtype) -> np.dtype:
+        """The canonical NumPy dtype for one of this namespace's dtype objects."""
+        return xp_dtype if self._canon_map is None else self._canon_map[xp_dtype]
+
+    # -- host transfer ----------------------------------------------------------------------
+    def from_numpy(self, array: np.ndarray, dtype=None):
+        """Copy a host array onto this device (a view on CPU when no cast is needed)."""
+        array = np.asarray(array, dtype=None if dtype is None else np.dtype(dtype))
+        if self.type == "cpu":
+            return array
+        if self.type == "cuda":
+            with self.native:
+                return self.xp.asarray(array)
+        return self.xp.asarray(array, device=self.native)
+
+    # -- random numbers ---------------------------------------------------------------------
+    @property
+    def rng(self):
+        """This device's generator; CuPy's own on GPUs, NumPy's otherwise (copied over)."""
+        if self._rng is None:
+            if self.type == "cuda":
+                import cupy
+
+                with self.native:
+                    self._rng = cupy.random.default_rng(_seed)
+            else:
+                self._rng = np.random.default_rng(_seed)
+        return self._rng
+
+    def _generated(self, array):
+        # CPU and CuPy generators draw in place; array_api_strict has no generator, so its
+        # numbers are drawn by NumPy and copied, which makes them equal to the CPU's.
+        return array if self.type != "strict" else self.from_numpy(array)
+
+    def randn(self, shape: tuple[int, ...], dtype=float32):
+        """Standard normal samples of ``shape``."""
+        dtype = np.dtype(dtype)
+        if self.type == "cuda":
+            with self.native:
+                return self.rng.standard_normal(shape, dtype=dtype)
+        return self._generated(self.rng.standard_normal(shape, dtype=dtype))
+
+    def rand(self, shape: tuple[int, ...], dtype=float32):
+        """Uniform samples in [0, 1) of ``shape``."""
+        dtype = np.dtype(dtype)
+        if self.type == "cuda":
+            with self.native:
+                return self.rng.random(shape, dtype=dtype)
+        return self._generated(self.rng.random(shape, dtype=dtype))
+
+    def randint(self, low: int, high: int, shape: tuple[int, ...], dtype=int64):
+        """Integers uniform in [low, high) of ``shape``."""
+        if self.type == "cuda":
+            with self.native:
+                return self.rng.integers(low, high, size=shape, dtype=np.dtype(dtype))
+        return self._generated(self.rng.integers(low, high, size=shape, dtype=np.dtype(dtype)))
+
+    # -- scatter-add --------------------------------------------------------------------------
+    def scatter_add(self, size: int, index, values):
+        """A 1-D array of ``size`` zeros with ``values[k]`` added at ``index[k]`` (repeats add).
+
+        index, values: 1-D arrays of equal length on this device. NumPy and CuPy have a fast
+        ``bincount``; the portable fallback multiplies by a one-hot matrix, O(len(index) * size),
+        which is only meant for the array_api_strict test namespace.
+        """
+        xp = self.xp
+        if self.type != "strict":
+            out = xp.bincount(index, weights=values, minlength=size)
+            return xp.astype(out, values.dtype, copy=False)
+        one_hot = xp.astype(index[:, None] == xp.arange(size, device=self.native)[None, :],
+                            values.dtype)
+        return values @ one_hot
+
+
+_devices: dict[str, Device] = {}
+
+
+def _cpu() -> Device:
+    import array_api_compat.numpy as xp
+
+    return Device("cpu", "cpu", None, xp, "cpu")
+
+
+def _strict(which: str) -> Device:
+    try:
+        import array_api_strict as xp
+    except ImportError as err:
+        raise DeviceError(
+            "device 'strict' needs the array_api_strict package, which is not installed; "
+            'install the dev extra: pip install -e ".[dev]"'
+        ) from err
+    native = xp.Device("device1" if which == "device1" else "CPU_DEVICE")
+    return Device(f"strict:{which}", "strict", None, xp, native)
+
+
+def cuda_is_available() -> bool:
+    """True when CuPy is installed and sees at least one CUDA GPU."""
+    try:
+        import cupy
+    except ImportError:
+        return False
+    try:
+        return cupy.cuda.runtime.getDeviceCount() > 0
+    except Exception:  # CuPy raises CUDARuntimeError (or others) when no driver is present
+        return False
+
+
+def _cuda(index: int) -> Device:
+    try:
+        import array_api_compat.cupy as xp
+        import cupy
+    except ImportError as err:
+        raise DeviceError(f"device 'cuda:{index}' needs CuPy, which is not installed. "
+                          + _GPU_HELP) from err
+    try:
+        count = cupy.cuda.runtime.getDeviceCount()
+    except Exception as err:
+        raise DeviceError(f"CuPy is installed but found no usable CUDA GPU ({err}). "
+                          "Check the NVIDIA driver (nvidia-smi), or use device=\"cpu\".") from err
+    if count == 0:
+        raise DeviceError('CuPy is installed but found no CUDA GPU. Use device="cpu".')
+    if index >= count:
+        raise DeviceError(f"device 'cuda:{index}' requested but only {count} GPU(s) found "
+                          f"(cuda:0 .. cuda:{count - 1}).")
+    return Device(f"cuda:{index}", "cuda", index, xp, cupy.cuda.Device(index))
+
+
+def _canonical_name(name: str) -> str:
+    name = name.strip().lower()
+    if name in ("gpu", "cuda"):
+        return "cuda:0"
+    if name.startswith("gpu:"):
+        name = "cuda:" + name[4:]
+    if name in ("strict", "strict:cpu", "strict:cpu_device"):
+        return "strict:cpu"
+    return name
+
+
+def device(spec: str | Device | None = None) -> Device:
+    """Resolve a device name ("cpu", "gpu", "cuda:1", "strict:device1") to its Device.
+
+    ``None`` means the CPU. Raises DeviceError naming the problem and its fix.
+    """
+    if isinstance(spec, Device):
+        return spec
+    if spec is None:
+        spec = "cpu"
+    if not isinstance(spec, str):
+        raise DeviceError(f"a device is a name like 'cpu' or 'cuda:0', got {spec!r}")
+    name = _canonical_name(spec)
+    found = _devices.get(name)
+    if found is not None:
+        return found
+    if name == "cpu":
+        dev = _cpu()
+    elif name in ("strict:cpu", "strict:device1"):
+        dev = _strict(name.split(":")[1])
+    elif name.startswith("cuda:") and name[5:].isdigit():
+        dev = _cuda(int(name[5:]))
+    else:
+        raise DeviceError(f"unknown device {spec!r}; expected 'cpu', 'gpu', 'cuda', 'cuda:N', "
+                          "'strict' or 'strict:device1'")
+    _devices[name] = dev
+    return dev
+
+
+def device_of(array) -> Device:
+    """The Device an array of any supported library lives on."""
+    if isinstance(array, np.ndarray | np.generic):
+        return device("cpu")
+    module = type(array).__module__
+    if module.startswith("cupy"):
+        return device(f"cuda:{array.device.id}")
+    if module.startswith("array_api_strict"):
+        return device("strict:device1" if "device1" in str(array.device) else "strict:cpu")
+    raise TypeError(f"expected a NumPy, CuPy or array_api_strict array, got {type(array)!r}")
+
+
+def to_numpy(array) -> np.ndarray:
+    """Copy any backend array to a NumPy array on the host (no copy for NumPy arrays)."""
+    if isinstance(array, np.ndarray | np.generic):
+        return np.asarray(array)
+    module = type(array).__module__
+    if module.startswith("cupy"):
+        return array.get()
+    if module.startswith("array_api_strict"):
+        import array_api_strict
+
+        return np.asarray(array.to_device(array_api_strict.Device("CPU_DEVICE")))
+    return np.asarray(array)
+
+
+def manual_seed(seed: int) -> None:
+    """Seed the random generator of every device, present and future.
+
+    The CPU and the array_api_strict devices then draw identical numbers; CuPy draws its own
+    (reproducible) stream, since its generator algorithm differs from NumPy's.
+    """
+    global _seed
+    _seed = int(seed)
+    for dev in _devices.values():
+        dev._rng = None

@@ -1,0 +1,86 @@
+"""Activation functions, each written to be numerically stable for any input."""
+
+from __future__ import annotations
+
+import math
+
+from minigrad.tensor import Tensor, _from_op
+
+__all__ = ["relu", "leaky_relu", "elu", "sigmoid", "tanh", "softplus", "gelu", "silu"]
+
+
+def relu(x: Tensor) -> Tensor:
+    """max(x, 0).   dx = g * [x > 0]"""
+    xp = x.device.xp
+    out = xp.maximum(x.data, 0)
+    return _from_op(out, (x,), lambda g: (g * xp.astype(x.data > 0, g.dtype),))
+
+
+def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
+    """x for x > 0, else slope * x.   dx = g * (1 if x > 0 else slope)"""
+    xp = x.device.xp
+    positive = x.data > 0
+    out = xp.where(positive, x.data, negative_slope * x.data)
+    return _from_op(out, (x,), lambda g: (xp.where(positive, g, negative_slope * g),))
+
+
+def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
+    """x for x > 0, else alpha (e^x - 1).   dx = g * (1 if x > 0 else alpha e^x)"""
+    xp = x.device.xp
+    positive = x.data > 0
+    negative_part = xp.exp(xp.minimum(x.data, 0))  # never overflows
+    out = xp.where(positive, x.data, alpha * (negative_part - 1))
+    return _from_op(out, (x,), lambda g: (xp.where(positive, g, g * alpha * negative_part),))
+
+
+def sigmoid(x: Tensor) -> Tensor:
+    """1 / (1 + e^-x), computed as (1 + tanh(x/2)) / 2, which cannot overflow.
+
+    dx = g * s (1 - s)
+    """
+    xp = x.device.xp
+    out = 0.5 * (1 + xp.tanh(0.5 * x.data))
+    return _from_op(out, (x,), lambda g: (g * out * (1 - out),))
+
+
+def tanh(x: Tensor) -> Tensor:
+    """tanh x.   dx = g * (1 - tanh^2 x)"""
+    out = x.device.xp.tanh(x.data)
+    return _from_op(out, (x,), lambda g: (g * (1 - out * out),))
+
+
+def softplus(x: Tensor) -> Tensor:
+    """ln(1 + e^x) = max(x, 0) + ln(1 + e^-|x|), stable for large |x|.   dx = g * sigmoid(x)"""
+    xp = x.device.xp
+    out = xp.maximum(x.data, 0) + xp.log1p(xp.exp(-xp.abs(x.data)))
+    return _from_op(out, (x,), lambda g: (g * 0.5 * (1 + xp.tanh(0.5 * x.data)),))
+
+
+_GELU_C = math.sqrt(2 / math.pi)
+
+
+def gelu(x: Tensor) -> Tensor:
+    """x * Phi(x) in its tanh form (PyTorch's ``approximate="tanh"``).
+
+    The array API has no erf, so the exact form would need a backend-specific special
+    function; the tanh form differs from it by less than 1e-3 everywhere.
+    u = c (x + 0.044715 x^3),  out = x (1 + tanh u) / 2
+    dx = g * [(1 + tanh u) / 2 + x (1 - tanh^2 u) c (1 + 3 * 0.044715 x^2) / 2]
+    """
+    xp = x.device.xp
+    a = x.data
+    t = xp.tanh(_GELU_C * (a + 0.044715 * a * a * a))
+    out = 0.5 * a * (1 + t)
+
+    def backward(g):
+        du = _GELU_C * (1 + 3 * 0.044715 * a * a)
+        return (g * (0.5 * (1 + t) + 0.5 * a * (1 - t * t) * du),)
+
+    return _from_op(out, (x,), backward)
+
+
+def silu(x: Tensor) -> Tensor:
+    """x * sigmoid(x).   dx = g * s (1 + x (1 - s))"""
+    xp = x.device.xp
+    s = 0.5 * (1 + xp.tanh(0.5 * x.data))
+    return _from_op(x.data * s, (x,), lambda g: (g * s * (1 + x.data * (1 - s)),))

@@ -1,0 +1,210 @@
+"""Ops that move values around without arithmetic: their backward moves gradients back."""
+
+from __future__ import annotations
+
+from minigrad.tensor import Tensor, _from_op, _lift
+
+__all__ = ["reshape", "flatten", "permute", "transpose", "squeeze", "unsqueeze", "expand",
+           "broadcast_to", "getitem", "concat", "stack", "split", "pad"]
+
+
+def _shape_arg(shape) -> tuple[int, ...]:
+    """Accept reshape(x, 2, 3) as well as reshape(x, (2, 3))."""
+    if len(shape) == 1 and isinstance(shape[0], tuple | list):
+        shape = shape[0]
+    return tuple(int(n) for n in shape)
+
+
+def reshape(x: Tensor, *shape) -> Tensor:
+    """The same values in a new shape (one entry may be -1).   dx = g reshaped back"""
+    xp = x.device.xp
+    out = xp.reshape(x.data, _shape_arg(shape))
+    return _from_op(out, (x,), lambda g: (xp.reshape(g, x.data.shape),))
+
+
+def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    """Merge dimensions start_dim..end_dim (inclusive) into one, as torch.flatten."""
+    if x.ndim == 0:
+        return reshape(x, (1,))
+    start, end = start_dim % x.ndim, end_dim % x.ndim
+    shape = x.shape
+    return reshape(x, shape[:start] + (-1,) + shape[end + 1:])
+
+
+def permute(x: Tensor, *dims) -> Tensor:
+    """Reorder the axes: out.shape[i] = x.shape[dims[i]].   dx = g permuted by the inverse"""
+    xp = x.device.xp
+    dims = tuple(d % x.ndim for d in _shape_arg(dims))
+    if sorted(dims) != list(range(x.ndim)):
+        raise ValueError(f"permute needs each of the {x.ndim} axes once, got {dims}")
+    inverse = tuple(sorted(range(x.ndim), key=dims.__getitem__))
+    return _from_op(xp.permute_dims(x.data, dims), (x,),
+                    lambda g: (xp.permute_dims(g, inverse),))
+
+
+def transpose(x: Tensor, dim0: int = -2, dim1: int = -1) -> Tensor:
+    """Swap two axes (the last two by default)."""
+    dims = list(range(x.ndim))
+    dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
+    return permute(x, tuple(dims))
+
+
+def squeeze(x: Tensor, axis=None) -> Tensor:
+    """Drop size-1 axes (all of them, or those in ``axis``)."""
+    if axis is None:
+        axes = {i for i, n in enumerate(x.shape) if n == 1}
+    else:
+        axes = {a % x.ndim for a in ((axis,) if isinstance(axis, int) else axis)}
+        bad = [a for a in axes if x.shape[a] != 1]
+        if bad:
+            raise ValueError(f"cannot squeeze axis {bad[0]} of size {x.shape[bad[0]]} "
+                             f"(shape {x.shape})")
+    return reshape(x, tuple(n for i, n in enumerate(x.shape) if i not in axes))
+
+
+def unsqueeze(x: Tensor, axis: int) -> Tensor:
+    """Insert a size-1 axis at position ``axis`` of the result."""
+    axis = axis % (x.ndim + 1)
+    return reshape(x, x.shape[:axis] + (1,) + x.shape[axis:])
+
+
+def broadcast_to(x: Tensor, *shape) -> Tensor:
+    """x stretched to ``shape`` by broadcasting.   dx = g summed back (done by the engine)"""
+    xp = x.device.xp
+    shape = _shape_arg(shape)
+    return _from_op(xp.broadcast_to(x.data, shape), (x,), lambda g: (g,))
+
+
+def expand(x: Tensor, *shape) -> Tensor:
+    """Like broadcast_to, where -1 keeps the existing size (as torch's expand)."""
+    shape = _shape_arg(shape)
+    lead = len(shape) - x.ndim
+    return broadcast_to(x, tuple(x.shape[i - lead] if n == -1 else n
+                                 for i, n in enumerate(shape)))
+
+
+def _index_key(key, x: Tensor):
+    """Normalise an index: tensors and lists become arrays on x's device, and a trailing
+    Ellipsis is added (the array API does not fill in missing axes implicitly).
+
+    Returns (key, array_axis): array_axis is the axis of the one integer array when it is the
+    only non-trivial part of the key (x[idx], x[:, idx]), which ``take`` handles on every
+    backend; -1 for keys without arrays; None for other array keys (NumPy/CuPy semantics).
+    """
+    if not isinstance(key, tuple):
+        key = (key,)
+    parts = []
+    for k in key:
+        if isinstance(k, list):
+            k = _lift(k, x, "indexing")
+        if isinstance(k, Tensor):
+            if k.dtype.kind not in "iub":
+                raise IndexError(f"tensors used as indices must be integer or bool, got {k.dtype}")
+            k = k.data
+        parts.append(k)
+    if not any(p is Ellipsis for p in parts):
+        parts.append(Ellipsis)
+    arrays = [i for i, p in enumerate(parts)
+              if not (p is None or p is Ellipsis or isinstance(p, int | slice))]
+    if not arrays:
+        return tuple(parts), -1
+    only = arrays[0]
+    ellipsis = next(i for i, p in enumerate(parts) if p is Ellipsis)
+    if (len(arrays) == 1 and ellipsis > only
+            and all(isinstance(p, slice) and p == slice(None) for p in parts[:only])
+            and x.device.canonical(parts[only].dtype).kind in "iu"):
+        return parts[only], only
+    return tuple(parts), None
+
+
+def getitem(x: Tensor, key) -> Tensor:
+    """x[key] for ints, slices, None, Ellipsis and integer (or bool) arrays.
+
+    dx = zeros with g written back at the selected positions; with integer arrays a position
+    can be selected twice, so the gradient is scatter-added instead of written.
+    """
+    xp = x.device.xp
+    key, array_axis = _index_key(key, x)
+    shape = x.data.shape
+
+    def select(a):
+        if array_axis is None or array_axis < 0:
+            return a[key]
+        picked = xp.take(a, xp.reshape(key, (-1,)), axis=array_axis)
+        return xp.reshape(picked, shape[:array_axis] + tuple(key.shape)
+                          + shape[array_axis + 1:])
+
+    def backward(g):
+        if array_axis == -1:
+            grad = xp.zeros_like(x.data)
+            grad[key] = g
+            return (grad,)
+        # Scatter-add g to the flat positions of the selected elements.
+        size = x.size
+        positions = select(xp.reshape(xp.arange(size, device=x.device.native), shape))
+        flat = x.device.scatter_add(size, xp.reshape(positions, (-1,)), xp.reshape(g, (-1,)))
+        return (xp.reshape(flat, shape),)
+
+    return _from_op(select(x.data), (x,), backward)
+
+
+def concat(tensors, axis: int = 0) -> Tensor:
+    """Join tensors along an existing axis.   d tensors[i] = the slice of g it filled"""
+    tensors = tuple(tensors)
+    first = tensors[0]
+    tensors = tuple(_lift(t, first, "concat") for t in tensors)
+    xp = first.device.xp
+    out = xp.concat([t.data for t in tensors], axis=axis)
+    axis = axis % out.ndim
+    bounds = [0]
+    for t in tensors:
+        bounds.append(bounds[-1] + t.data.shape[axis])
+
+    def backward(g):
+        lead = (slice(None),) * axis
+        return tuple(g[lead + (slice(lo, hi), Ellipsis)] if t.requires_grad else None
+                     for t, lo, hi in zip(tensors, bounds, bounds[1:], strict=False))
+
+    return _from_op(out, tensors, backward)
+
+
+def stack(tensors, axis: int = 0) -> Tensor:
+    """Join equally shaped tensors along a new axis."""
+    tensors = tuple(tensors)
+    axis = axis % (tensors[0].ndim + 1)
+    return concat([unsqueeze(t, axis) for t in tensors], axis=axis)
+
+
+def split(x: Tensor, split_size_or_sections, axis: int = 0) -> list[Tensor]:
+    """Cut x along ``axis`` into pieces of one size (the last may be smaller) or of given sizes,
+    as torch.split."""
+    n = x.shape[axis]
+    if isinstance(split_size_or_sections, int):
+        step = split_size_or_sections
+        sizes = [min(step, n - lo) for lo in range(0, n, step)]
+    else:
+        sizes = list(split_size_or_sections)
+        if sum(sizes) != n:
+            raise ValueError(f"split sizes {sizes} do not add up to {n} (axis {axis})")
+    lead = (slice(None),) * (axis % x.ndim)
+    pieces, lo = [], 0
+    for size in sizes:
+        pieces.append(getitem(x, lead + (slice(lo, lo + size),)))
+        lo += size
+    return pieces
+
+
+def pad(x: Tensor, pad_width, value: float = 0.0) -> Tensor:
+    """Constant padding. pad_width: an int for every side, or one (before, after) pair per axis
+    (as numpy.pad).   dx = the centre of g"""
+    xp = x.device.xp
+    if isinstance(pad_width, int):
+        pad_width = [(pad_width, pad_width)] * x.ndim
+    pad_width = [tuple(p) for p in pad_width]
+    if len(pad_width) != x.ndim:
+        raise ValueError(f"pad needs {x.ndim} (before, after) pairs, got {len(pad_width)}")
+    shape = tuple(n + lo + hi for n, (lo, hi) in zip(x.shape, pad_width, strict=True))
+    centre = tuple(slice(lo, lo + n) for n, (lo, _) in zip(x.shape, pad_width, strict=True))
+    out = xp.full(shape, value, dtype=x.data.dtype, device=x.device.native)
+    out[centre] = x.data
+    return _from_op(out, (x,), lambda g: (g[centre],))

@@ -1,0 +1,283 @@
+"""The Tensor: an array on a device, plus what autograd needs to differentiate through it.
+
+A tensor made by the user is a *leaf*. A tensor made by a differentiable op (see ``ops/``)
+also keeps its ``_parents`` and a ``_backward`` closure; ``backward()`` walks these links
+(``autograd.py``). Python operators (``+``, ``@``, ``x[i]`` ...) and methods such as ``x.sum()``
+are attached to the class in ``ops/__init__.py``, next to the ops they call.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from minigrad import autograd
+from minigrad.backend import Device, DeviceError, device_of, float32, int64, to_numpy
+from minigrad.backend import bool_ as _bool
+from minigrad.backend import device as _device
+
+__all__ = ["Tensor", "DeviceError"]
+
+_SCALARS = (int, float, bool)
+
+
+class Tensor:
+    """An n-dimensional array on a device that can record how it was computed.
+
+    Attributes:
+        data:  the backend array (NumPy on "cpu", CuPy on "cuda:N").
+        grad:  an array of ``data``'s shape after ``backward()``, else None. Treat it as
+               read-only; ``zero_grad`` replaces it.
+        requires_grad: whether gradients flow into this tensor.
+        device: the Device holding ``data``.
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "device", "_parents", "_backward",
+                 "_retains_grad", "__weakref__")
+
+    # Make NumPy defer to our reflected operators (np_array * tensor -> Tensor.__rmul__).
+    __array_priority__ = 1000
+
+    def __init__(self, data, dtype=None, device=None, requires_grad: bool = False):
+        array, dev = _as_array(data, dtype, device)
+        self.data = array
+        self.device = dev
+        self.grad = None
+        self._parents = ()
+        self._backward = None
+        self._retains_grad = False
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    # -- description ----------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.data.shape)
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.data.shape))
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The dtype as a NumPy dtype (``minigrad.float32`` ...), whatever the backend."""
+        return self.device.canonical(self.data.dtype)
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for tensors not produced by a recorded op (they receive ``.grad``)."""
+        return self._backward is None
+
+    def __len__(self) -> int:
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.data.shape[0]
+
+    def __repr__(self) -> str:
+        body = np.array2string(to_numpy(self.data), separator=", ", precision=4,
+                               threshold=64, prefix="tensor(")
+        extras = []
+        if self.device.type != "cpu":
+            extras.append(f"device='{self.device}'")
+        if self.dtype != float32:
+            extras.append(f"dtype={self.dtype}")
+        if self.requires_grad:
+            extras.append("requires_grad=True")
+        return "tensor(" + ", ".join([body, *extras]) + ")"
+
+    # -- host access --------------------------------------------------------------------------
+    def numpy(self) -> np.ndarray:
+        """The values as a NumPy array on the host (shares memory on the CPU)."""
+        return to_numpy(self.data)
+
+    def item(self):
+        """The single value as a Python number (a device-to-host copy on GPUs)."""
+        if self.size != 1:
+            raise ValueError(f"item() needs a tensor with one element, got shape {self.shape}")
+        return to_numpy(self.data).reshape(()).item()
+
+    def tolist(self):
+        return to_numpy(self.data).tolist()
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __bool__(self) -> bool:
+        return bool(self.item())
+
+    def __array__(self, dtype=None, copy=None):
+        if self.device.type != "cpu":
+            raise TypeError(f"a tensor on {self.device} cannot become a NumPy array implicitly; "
+                            "call .numpy() to copy it to the host")
+        return np.asarray(self.data, dtype=dtype)
+
+    # -- autograd -----------------------------------------------------------------------------
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Turn gradient tracking on or off for a leaf, in place."""
+        if not self.is_leaf:
+            raise RuntimeError("requires_grad_() changes leaves only; use detach() on the "
+                               "result of an op to cut it from the graph")
+        if requires_grad and self.dtype.kind != "f":
+            raise TypeError(f"only floating-point tensors can require grad, got {self.dtype}")
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def retain_grad(self) -> Tensor:
+        """Keep this non-leaf tensor's gradient in ``.grad`` during backward."""
+        if not self.requires_grad:
+            raise RuntimeError("retain_grad() on a tensor that does not require grad")
+        self._retains_grad = True
+        return self
+
+    def detach(self) -> Tensor:
+        """The same values (shared memory) as a new leaf outside the graph."""
+        return _leaf(self.data, self.device)
+
+    def backward(self, gradient=None, retain_graph: bool = False) -> None:
+        """Accumulate the gradient of this tensor into the ``.grad`` of every leaf.
+
+        gradient: d(objective)/d(self), required unless self has a single element.
+        """
+        if not self.requires_grad:
+            raise RuntimeError("backward() on a tensor that does not require grad: no input "
+                               "had requires_grad=True, or it was computed under no_grad()")
+        if gradient is None:
+            if self.size != 1:
+                raise RuntimeError(f"backward() on a tensor of shape {self.shape} needs an "
+                                   "explicit gradient of that shape (only one-element "
+                                   "outputs get an implicit gradient of 1)")
+            seed = self.device.xp.ones_like(self.data)
+        else:
+            seed = gradient.data if isinstance(gradient, Tensor) else gradient
+            if isinstance(gradient, Tensor) and gradient.device is not self.device:
+                raise DeviceError(f"gradient on {gradient.device} for a tensor on {self.device}")
+            if tuple(seed.shape) != self.shape:
+                raise ValueError(f"gradient of shape {tuple(seed.shape)} for a tensor of "
+                                 f"shape {self.shape}")
+        autograd.backward(self, seed, retain_graph=retain_graph)
+
+    # -- moving and casting -------------------------------------------------------------------
+    def to(self, device=None, dtype=None) -> Tensor:
+        """A copy on ``device`` and/or in ``dtype`` (self when nothing changes); differentiable."""
+        target = self.device if device is None else _device(device)
+        src = self.device
+        if target is src and (dtype is None or np.dtype(dtype) == self.dtype):
+            return self
+        old_dtype = self.dtype
+        data = self.data
+        if target is not src:
+            data = target.from_numpy(to_numpy(data))
+        if dtype is not None:
+            data = target.xp.astype(data, target.xp_dtype(dtype))
+
+        def backward(g):  # d to(x) = identity, moved and cast back
+            if target is not src:
+                g = src.from_numpy(to_numpy(g))
+            return (src.xp.astype(g, src.xp_dtype(old_dtype)),)
+
+        return _from_op(data, (self,), backward, target)
+
+    def cpu(self) -> Tensor:
+        return self.to("cpu")
+
+    def float(self) -> Tensor:
+        return self.to(dtype=float32)
+
+    def double(self) -> Tensor:
+        return self.to(dtype="float64")
+
+    def astype(self, dtype) -> Tensor:
+        return self.to(dtype=dtype)
+
+
+# -- building blocks for ops ------------------------------------------------------------------
+
+def _leaf(data, device: Device) -> Tensor:
+    """A tensor around an existing backend array, without checks (for library internals)."""
+    t = Tensor.__new__(Tensor)
+    t.data = data
+    t.device = device
+    t.grad = None
+    t.requires_grad = False
+    t._parents = ()
+    t._backward = None
+    t._retains_grad = False
+    return t
+
+
+def _from_op(data, parents: tuple, backward, device: Device | None = None) -> Tensor:
+    """The output of a differentiable op: records the graph when some parent needs a grad.
+
+    data: the op's output array; parents: the input tensors; backward: a function from the
+    output's gradient to a tuple with one gradient (or None) per parent.
+    """
+    t = _leaf(data, parents[0].device if device is None else device)
+    if autograd._grad_enabled:
+        for parent in parents:
+            if parent.requires_grad:
+                t.requires_grad = True
+                t._parents = parents
+                t._backward = backward
+                break
+    return t
+
+
+def _lift(value, like: Tensor, op: str) -> Tensor:
+    """The other operand of a binary op as a Tensor on ``like``'s device.
+
+    Python scalars stay Python scalars inside (so float32 * 2.0 stays float32, as the array
+    API's weak scalar promotion says); tensors on another device are refused, not moved.
+    """
+    if isinstance(value, Tensor):
+        if value.device is not like.device:
+            raise DeviceError(f"{op}: expected both operands on one device, got "
+                              f"{like.device} and {value.device}; move one with .to(...)")
+        return value
+    if isinstance(value, _SCALARS):
+        return _leaf(value, like.device)
+    if like.device.type != "cpu" and not _is_array_of(value, like.device):
+        raise DeviceError(f"{op}: cannot combine a tensor on {like.device} with a host "
+                          f"{type(value).__name__}; make it a tensor on that device first")
+    return Tensor(value, device=like.device)
+
+
+def _is_array_of(value, dev: Device) -> bool:
+    try:
+        return device_of(value) is dev
+    except TypeError:
+        return False
+
+
+def _as_array(data, dtype, device):
+    """(backend array, Device) for Tensor(data, dtype, device).
+
+    Floats default to float32 (Python numbers and lists); arrays keep their dtype unless one
+    is given; integers become int64. An array on another device than ``device`` is copied.
+    """
+    if isinstance(data, Tensor):
+        data = data.data
+    if isinstance(data, _SCALARS) or isinstance(data, list | tuple):
+        host = np.asarray(data)
+        if dtype is None:
+            dtype = float32 if host.dtype.kind == "f" else (
+                _bool if host.dtype.kind == "b" else int64)
+        dev = _device(device)
+        return dev.from_numpy(host, dtype), dev
+    try:
+        source = device_of(data)
+    except TypeError:
+        raise TypeError(f"cannot make a tensor from {type(data).__name__}; expected a number, "
+                        "a (nested) list, or a NumPy/CuPy array") from None
+    dev = source if device is None else _device(device)
+    if dev is not source:
+        data = dev.from_numpy(to_numpy(data))
+    if dtype is not None and dev.canonical(data.dtype) != np.dtype(dtype):
+        data = dev.xp.astype(data, dev.xp_dtype(dtype))
+    return data, dev
