@@ -240,7 +240,7 @@ def _download(name: str, folder: Path, mirrors: Sequence[str]) -> np.ndarray:
                 except DatasetError as e:
                     failures.append(f"  {e}")  # already starts with the URL
         if array is not None:
-            pass
+            os.chmod(tmp, 0o644)  # mkstemp's 0o600 would hide a shared cache from other users
             os.replace(tmp, target)
             return array
     finally:
