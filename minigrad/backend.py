@@ -220,7 +220,6 @@ def cuda_is_available() -> bool:
 
 def _cuda(index: int) -> Device:
     try:
-        import array_api_compat.cupy as xp
         import cupy
     except ImportError as err:
         raise DeviceError(f"device 'cuda:{index}' needs CuPy, which is not installed. "
@@ -235,6 +234,10 @@ def _cuda(index: int) -> Device:
     if index >= count:
         raise DeviceError(f"device 'cuda:{index}' requested but only {count} GPU(s) found "
                           f"(cuda:0 .. cuda:{count - 1}).")
+    # Imported after the checks above, so that a CuPy that cannot reach a GPU is reported as
+    # such, not as an ImportError of the wrapper ("CuPy is not installed").
+    import array_api_compat.cupy as xp
+
     return Device(f"cuda:{index}", "cuda", index, xp, cupy.cuda.Device(index))
 
 
