@@ -240,6 +240,8 @@ def _lift(value, like: Tensor, op: str) -> Tensor:
             raise DeviceError(f"{op}: expected both operands on one device, got "
                               f"{like.device} and {value.device}; move one with .to(...)")
         return value
+    if isinstance(value, np.generic):  # NumPy scalars (np.sqrt(2)) act as Python numbers
+        value = value.item()
     if isinstance(value, _SCALARS):
         return _leaf(value, like.device)
     if like.device.type != "cpu" and not _is_array_of(value, like.device):
@@ -263,6 +265,8 @@ def _as_array(data, dtype, device):
     """
     if isinstance(data, Tensor):
         data = data.data
+    if isinstance(data, np.generic):  # a NumPy scalar is a 0-d array: it keeps its dtype
+        data = np.asarray(data)
     if isinstance(data, _SCALARS) or isinstance(data, list | tuple):
         host = np.asarray(data)
         if dtype is None:

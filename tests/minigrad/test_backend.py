@@ -264,12 +264,17 @@ def test_randint_size_forms(device):
     (np.array([1.0, 2.0]), mg.float64),
     (np.array([1.0, 2.0], dtype=np.float32), mg.float32),
     (np.array([1, 2], dtype=np.int32), mg.int32),
+    (np.float64(1.5), mg.float64),
+    (np.float32(2.5), mg.float32),
+    (np.int32(3), mg.int32),
 ], ids=["float", "float-list", "int-list", "int", "bool-list", "np-float64", "np-float32",
-        "np-int32"])
+        "np-int32", "np-scalar-float64", "np-scalar-float32", "np-scalar-int32"])
 def test_tensor_default_dtypes(device, data, dtype):
     t = mg.tensor(data, device=device)
     assert t.dtype == dtype and t.device is mg.device(device)
     np.testing.assert_array_equal(t.numpy(), np.asarray(data))
+    assert mg.backend.device_of(t.data) is t.device and t.data.shape == np.shape(data)
+    assert not isinstance(t.data, np.generic)  # an array, writable in place like any other
 
 
 def test_tensor_dtype_argument_and_requires_grad(device):
