@@ -109,7 +109,7 @@ def min(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
 def logsumexp(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
     """ln sum(e^x) over ``axis``, shifted by the max so e^x never overflows.
 
-    dx = g * e^(x - out) = g * softmax(x)
+    dx = g * e^(x - out) = g * softmax(x)   (0 for rows that are all -inf)
     """
     xp = x.device.xp
     axes = _axes(axis, x.ndim)
@@ -119,8 +119,14 @@ def logsumexp(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
     out_kept = xp.log(xp.sum(xp.exp(x.data - shift), axis=axes, keepdims=True)) + shift
     out = out_kept if keepdims else xp.reshape(out_kept, tuple(
         n for i, n in enumerate(x.data.shape) if i not in axes))
-    return _from_op(out, (x,),
-                    lambda g: (xp.reshape(g, kept) * xp.exp(x.data - out_kept),))
+
+    def backward(g):
+        # A row of only -inf has out = -inf, and e^(-inf + inf) = nan would poison every
+        # gradient upstream even where g = 0; measured from its shift (0) it gets zero instead.
+        anchor = xp.where(out_kept == -float("inf"), shift, out_kept)
+        return (xp.reshape(g, kept) * xp.exp(x.data - anchor),)
+
+    return _from_op(out, (x,), backward)
 
 
 def softmax(x: Tensor, axis: int = -1) -> Tensor:
