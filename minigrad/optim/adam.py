@@ -1,0 +1,83 @@
+"""Adam (Kingma & Ba, 2015) and AdamW (Loshchilov & Hutter, 2019), as PyTorch defines them."""
+
+from __future__ import annotations
+
+import math
+
+from minigrad.optim.optimizer import Optimizer, ema_, with_weight_decay
+
+__all__ = ["Adam", "AdamW"]
+
+
+class Adam(Optimizer):
+    """Adaptive moments. At step t, with g = grad (+ weight_decay * p for Adam's L2 penalty):
+
+        m <- b1 m + (1 - b1) g                       running mean of the gradient
+        v <- b2 v + (1 - b2) g^2                     running mean of its square
+        (amsgrad: v_max <- max(v_max, v), used in place of v below)
+        p <- p - lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
+
+    The divisions by 1 - b^t undo the bias of m and v towards their zero start. Exactly
+    torch.optim.Adam. State per parameter: "step" (int), "exp_avg" (m), "exp_avg_sq" (v) and,
+    with amsgrad, "max_exp_avg_sq".
+    """
+
+    # AdamW sets this: weight decay shrinks p directly instead of being added to the gradient.
+    decoupled_weight_decay = False
+
+    def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False):
+        super().__init__(params, {"lr": lr, "betas": tuple(betas), "eps": eps,
+                                  "weight_decay": weight_decay, "amsgrad": amsgrad})
+
+    def _check_options(self, group: dict) -> None:
+        super()._check_options(group)
+        if len(group["betas"]) != 2 or not all(0 <= b < 1 for b in group["betas"]):
+            raise ValueError(f"betas must be two numbers in [0, 1), got {group['betas']}")
+        if group["eps"] < 0:
+            raise ValueError(f"eps must be >= 0, got {group['eps']}")
+
+    def _update(self, p, g, state, group):
+        xp = p.device.xp
+        lr, (b1, b2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
+        if not state:
+            state["step"] = 0
+            state["exp_avg"] = xp.zeros_like(p.data)
+            state["exp_avg_sq"] = xp.zeros_like(p.data)
+            if group["amsgrad"]:
+                state["max_exp_avg_sq"] = xp.zeros_like(p.data)
+        state["step"] += 1
+        t = state["step"]
+        if self.decoupled_weight_decay and wd:
+            p.data *= 1 - lr * wd
+        else:
+            g = with_weight_decay(g, p, wd)
+
+        m, v = state["exp_avg"], state["exp_avg_sq"]
+        ema_(m, g, b1)
+        g2 = g * g
+        ema_(v, g2, b2)
+        del g2  # one temporary at a time (see optimizer.py)
+        if group["amsgrad"]:
+            v = state["max_exp_avg_sq"] = xp.maximum(state["max_exp_avg_sq"], v)
+
+        # lr / (1 - b1^t) * m / (sqrt(v) / c + eps) with c = sqrt(1 - b2^t)
+        #   = lr c / (1 - b1^t) * m / (sqrt(v) + eps c), computed in one array:
+        c = math.sqrt(1 - b2 ** t)
+        step = xp.sqrt(v)
+        step += eps * c
+        step **= -1  # in place 1 / (...): m / step would allocate a second array
+        step *= m
+        step *= lr * c / (1 - b1 ** t)
+        p.data -= step
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay: before the Adam step, p <- p * (1 - lr * weight_decay),
+    and the gradient is left alone. Exactly torch.optim.AdamW (default weight_decay 1e-2)."""
+
+    decoupled_weight_decay = True
+
+    def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad)
