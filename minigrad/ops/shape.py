@@ -88,8 +88,9 @@ def _index_key(key, x: Tensor):
     Ellipsis is added (the array API does not fill in missing axes implicitly).
 
     Returns (key, array_axis): array_axis is the axis of the one integer array when it is the
-    only non-trivial part of the key (x[idx], x[:, idx]), which ``take`` handles on every
-    backend; -1 for keys without arrays; None for other array keys (NumPy/CuPy semantics).
+    only non-trivial part of the key (x[idx], x[:, idx], x[..., idx]), which ``take`` handles
+    on every backend; -1 for keys without arrays; None for other array keys (NumPy/CuPy
+    semantics).
     """
     if not isinstance(key, tuple):
         key = (key,)
@@ -110,10 +111,11 @@ def _index_key(key, x: Tensor):
         return tuple(parts), -1
     only = arrays[0]
     ellipsis = next(i for i, p in enumerate(parts) if p is Ellipsis)
-    if (len(arrays) == 1 and ellipsis > only
-            and all(isinstance(p, slice) and p == slice(None) for p in parts[:only])
+    trivial = all(p is Ellipsis or (isinstance(p, slice) and p == slice(None))
+                  for i, p in enumerate(parts) if i != only)
+    if (len(arrays) == 1 and trivial
             and x.device.canonical(parts[only].dtype).kind in "iu"):
-        return parts[only], only
+        return parts[only], only if only < ellipsis else x.ndim - (len(parts) - only)
     return tuple(parts), None
 
 
