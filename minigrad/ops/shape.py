@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from minigrad.tensor import Tensor, _from_op, _lift
 
 __all__ = ["reshape", "flatten", "permute", "transpose", "squeeze", "unsqueeze", "expand",
@@ -96,8 +98,10 @@ def _index_key(key, x: Tensor):
         key = (key,)
     parts = []
     for k in key:
-        if isinstance(k, list):
-            k = _lift(k, x, "indexing")
+        if isinstance(k, list):  # a literal, like an int: it goes to x's device
+            k = Tensor(k, device=x.device)
+        if isinstance(k, np.integer):  # np.argmax(...) and friends: an int, not an array
+            k = int(k)
         if isinstance(k, Tensor):
             if k.dtype.kind not in "iub":
                 raise IndexError(f"tensors used as indices must be integer or bool, got {k.dtype}")
