@@ -143,7 +143,10 @@ def getitem(x: Tensor, key) -> Tensor:
     def backward(g):
         if array_axis == -1:
             grad = xp.zeros_like(x.data)
-            grad[key] = g
+            settable = tuple(p for p in key if p is not None)
+            if len(settable) < len(key):  # the array API cannot assign through a new axis
+                g = xp.reshape(g, grad[settable].shape)
+            grad[settable] = g
             return (grad,)
         # Scatter-add g to the flat positions of the selected elements.
         size = x.size
