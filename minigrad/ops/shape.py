@@ -53,7 +53,7 @@ def transpose(x: Tensor, dim0: int = -2, dim1: int = -1) -> Tensor:
 
 def squeeze(x: Tensor, axis=None) -> Tensor:
     """Drop size-1 axes (all of them, or those in ``axis``)."""
-    if axis is None:
+    if axis is None or x.ndim == 0:  # a 0-d tensor squeezes to itself, as in PyTorch
         axes = {i for i, n in enumerate(x.shape) if n == 1}
     else:
         axes = {a % x.ndim for a in ((axis,) if isinstance(axis, int) else axis)}
