@@ -3,7 +3,7 @@
 Reading order for learners: backend.py -> tensor.py -> autograd.py -> ops/ -> gradcheck.py.
 """
 
-from minigrad import ops
+from minigrad import data, ops, optim
 from minigrad.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from minigrad.backend import (
     Device,
@@ -38,6 +38,7 @@ from minigrad.creation import (
     zeros_like,
 )
 from minigrad.gradcheck import GradcheckError, gradcheck
+from minigrad.io import load, save
 from minigrad.ops import *  # noqa: F403  (the functional forms: minigrad.exp(x), ...)
 from minigrad.tensor import Tensor
 
