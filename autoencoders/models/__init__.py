@@ -1,0 +1,30 @@
+"""The lecture's autoencoders, built on minigrad's public API only.
+
+- ``MLPAutoencoder``: fully connected (Hinton & Salakhutdinov 2006).
+- ``ConvAutoencoder``: strided convolutions and transposed convolutions.
+- ``VAE`` / ``ConvVAE``: variational autoencoders, with ``vae_loss`` (the negative ELBO).
+
+Every model has ``encode(x)``, ``decode(z)`` (outputs after the output activation),
+``decode_logits(z)`` (before it) and ``forward``. Inputs and targets may differ in size and
+channels (``out_features``, ``out_channels``, ``out_image_size``), so the same classes serve
+denoising, super-resolution, completion and colorization. ``autoencoder_loss_fn`` and
+``vae_loss_fn`` make the ``loss_fn`` that ``autoencoders.train.Trainer`` minimises.
+"""
+
+from autoencoders.models.base import ACTIVATIONS, Autoencoder, autoencoder_loss_fn
+from autoencoders.models.conv import ConvAutoencoder
+from autoencoders.models.mlp import MLPAutoencoder
+from autoencoders.models.vae import VAE, ConvVAE, VariationalAutoencoder, vae_loss, vae_loss_fn
+
+__all__ = [
+    "ACTIVATIONS",
+    "Autoencoder",
+    "ConvAutoencoder",
+    "ConvVAE",
+    "MLPAutoencoder",
+    "VAE",
+    "VariationalAutoencoder",
+    "autoencoder_loss_fn",
+    "vae_loss",
+    "vae_loss_fn",
+]
