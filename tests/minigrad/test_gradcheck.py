@@ -100,3 +100,8 @@ def test_inputs_without_grad_are_constants(device, x):
     c = mg.tensor(np.array([1.0, -1.0, 2.0]), device=device)
     assert mg.gradcheck(lambda t, k: t * k, (x, c))
     assert c.grad is None
+
+
+def test_empty_tensors_pass(device):
+    empty = mg.zeros(0, 3, dtype=mg.float64, device=device, requires_grad=True)
+    assert mg.gradcheck(lambda t: t * 2, (empty,))
