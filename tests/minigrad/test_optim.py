@@ -28,7 +28,8 @@ def run(make_opt, device, steps, values=None, opt_state=None):
     """(parameter values as NumPy arrays, optimizer) after ``steps`` steps on the fixed
     gradients, starting from ``values`` and optionally from a loaded optimizer state."""
     values = initial_params() if values is None else values
-    params = [mg.tensor(v, device=device, requires_grad=True) for v in values]
+    # Copies: on the CPU a tensor made from an array shares its memory, and steps are in place.
+    params = [mg.tensor(v.copy(), device=device, requires_grad=True) for v in values]
     opt = make_opt(params)
     if opt_state is not None:
         opt.load_state_dict(opt_state)
