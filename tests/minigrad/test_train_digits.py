@@ -4,7 +4,6 @@ DataLoader, classifies scikit-learn's 8x8 digits (bundled, no download) at >= 95
 import math
 import time
 
-import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 from threadpoolctl import threadpool_limits
