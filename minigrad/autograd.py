@@ -147,6 +147,8 @@ def backward(root, grad, retain_graph: bool = False) -> None:
                 continue
             if pg.shape != parent.data.shape:
                 pg = sum_to_shape(pg, parent.data.shape, parent.device.xp)
+            if pg.dtype != parent.data.dtype:  # after a mixed-dtype op (float32 * float64)
+                pg = parent.device.xp.astype(pg, parent.data.dtype)
             key = id(parent)
             previous = grads.get(key)
             # Out of place: a backward may hand the same array to several parents.

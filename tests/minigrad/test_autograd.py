@@ -278,3 +278,15 @@ def test_gradients_keep_float32(device):
     x = leaf(device, [1.0, 2.0], dtype=mg.float32)
     ((x * 2.5).exp().sum() / 3).backward()
     assert x.device.canonical(x.grad.dtype) == mg.float32
+
+
+def test_gradient_has_the_dtype_of_its_tensor_after_mixed_dtype_ops(device):
+    w = leaf(device, [[1.0, 2.0], [3.0, 4.0]], dtype=mg.float32)
+    x = mg.tensor(np.ones((3, 2)), device=device)  # float64
+    y = x @ w
+    assert y.dtype == mg.float64
+    y.sum().backward()
+    assert w.device.canonical(w.grad.dtype) == mg.float32
+    np.testing.assert_array_equal(grad_of(w), np.full((2, 2), 3.0))
+    w.data -= 0.5 * w.grad  # an optimizer's in-place step must keep working
+    assert w.dtype == mg.float32
