@@ -124,7 +124,8 @@ class Device:
         if self.type == "cuda":
             with self.native:
                 return self.xp.asarray(array)
-        return self.xp.asarray(array, device=self.native)
+        # copy=True: like a real host-to-device transfer, never a view of the host array
+        return self.xp.asarray(array, device=self.native, copy=True)
 
     # -- random numbers ---------------------------------------------------------------------
     @property
@@ -302,7 +303,8 @@ def to_numpy(array) -> np.ndarray:
     if module.startswith("array_api_strict"):
         import array_api_strict
 
-        return np.asarray(array.to_device(array_api_strict.Device("CPU_DEVICE")))
+        # a copy, as from a GPU: to_device on strict:cpu would return the same buffer
+        return np.array(array.to_device(array_api_strict.Device("CPU_DEVICE")), copy=True)
     return np.asarray(array)
 
 

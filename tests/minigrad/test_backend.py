@@ -160,6 +160,21 @@ def test_to_moves_values_and_keeps_dtype(device, rng):
     np.testing.assert_array_equal(z.numpy(), values.astype(np.float64))
 
 
+def test_moving_between_devices_copies(device):
+    """As with a GPU, no memory is shared across devices (CPU to CPU shares, as documented)."""
+    host = np.ones(3)
+    t = mg.tensor(host, device=device)
+    out = t.numpy()
+    host[0] = 5.0
+    out[1] = 7.0
+    assert t.numpy().tolist() == ([5.0, 7.0, 1.0] if device == "cpu" else [1.0, 1.0, 1.0])
+    for target in ("cpu", "strict:cpu", "strict:device1"):
+        if target != device:
+            moved = t.to(target)
+            moved.data[...] = 0
+            assert t.numpy()[2] == 1.0
+
+
 def test_gradients_flow_back_through_to(device, rng):
     values = rng.standard_normal((2, 3))
     x = mg.tensor(values, device=device, requires_grad=True)
