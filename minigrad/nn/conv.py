@@ -1,0 +1,126 @@
+"""Convolution, pooling and upsampling layers (the ops are in minigrad/ops/conv.py)."""
+
+from __future__ import annotations
+
+from minigrad.backend import float32
+from minigrad.nn import functional as F
+from minigrad.nn.linear import _empty_parameter, reset_weight_and_bias
+from minigrad.nn.module import Module
+from minigrad.ops.conv import _pair
+from minigrad.tensor import Tensor
+
+__all__ = ["Conv2d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "Upsample"]
+
+
+class Conv2d(Module):
+    """2-D convolution: (N, in_channels, H, W) -> (N, out_channels, Ho, Wo),
+    Ho = (H + 2p - d(k-1) - 1)//s + 1.  weight (out, in, kh, kw), bias (out,).
+    kernel_size, stride, padding, dilation: an int or a (height, width) pair."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
+                 dilation=1, bias: bool = True, device=None, dtype=float32):
+        super().__init__()
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.kernel_size = _pair(kernel_size, "kernel_size", 1)
+        self.stride = _pair(stride, "stride", 1)
+        self.padding = _pair(padding, "padding", 0)
+        self.dilation = _pair(dilation, "dilation", 1)
+        kh, kw = self.kernel_size
+        self.weight = _empty_parameter((out_channels, in_channels, kh, kw), device, dtype)
+        self.bias = _empty_parameter((out_channels,), device, dtype) if bias else None
+        reset_weight_and_bias(self.weight, self.bias, in_channels * kh * kw)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation)
+
+    def extra_repr(self) -> str:
+        text = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}")
+        if self.padding != (0, 0):
+            text += f", padding={self.padding}"
+        if self.dilation != (1, 1):
+            text += f", dilation={self.dilation}"
+        return text + ("" if self.bias is not None else ", bias=False")
+
+
+class ConvTranspose2d(Module):
+    """Transposed convolution (the adjoint of Conv2d; upsamples by the stride):
+    (N, in_channels, H, W) -> (N, out_channels, Ho, Wo), Ho = (H-1)s - 2p + d(k-1) + op + 1.
+    weight (in, out, kh, kw) as in PyTorch, bias (out,)."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
+                 output_padding=0, dilation=1, bias: bool = True, device=None,
+                 dtype=float32):
+        super().__init__()
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.kernel_size = _pair(kernel_size, "kernel_size", 1)
+        self.stride = _pair(stride, "stride", 1)
+        self.padding = _pair(padding, "padding", 0)
+        self.output_padding = _pair(output_padding, "output_padding", 0)
+        self.dilation = _pair(dilation, "dilation", 1)
+        if any(op >= max(s, d) for op, s, d in
+               zip(self.output_padding, self.stride, self.dilation, strict=True)):
+            raise ValueError(f"output_padding {self.output_padding} must be smaller than the "
+                             f"stride {self.stride} or the dilation {self.dilation}")
+        kh, kw = self.kernel_size
+        self.weight = _empty_parameter((in_channels, out_channels, kh, kw), device, dtype)
+        self.bias = _empty_parameter((out_channels,), device, dtype) if bias else None
+        # PyTorch computes fan_in from weight.shape[1] here, i.e. the output channels.
+        reset_weight_and_bias(self.weight, self.bias, out_channels * kh * kw)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding,
+                                  self.output_padding, self.dilation)
+
+    def extra_repr(self) -> str:
+        text = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}")
+        if self.padding != (0, 0):
+            text += f", padding={self.padding}"
+        if self.output_padding != (0, 0):
+            text += f", output_padding={self.output_padding}"
+        if self.dilation != (1, 1):
+            text += f", dilation={self.dilation}"
+        return text + ("" if self.bias is not None else ", bias=False")
+
+
+class _Pool2d(Module):
+    def __init__(self, kernel_size, stride=None, padding=0):
+        super().__init__()
+        self.kernel_size = _pair(kernel_size, "kernel_size", 1)
+        self.stride = self.kernel_size if stride is None else _pair(stride, "stride", 1)
+        self.padding = _pair(padding, "padding", 0)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class MaxPool2d(_Pool2d):
+    """Maximum over kh x kw windows (stride defaults to the kernel size)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.max_pool2d(x, self.kernel_size, self.stride, self.padding)
+
+
+class AvgPool2d(_Pool2d):
+    """Mean over kh x kw windows (stride defaults to the kernel size; padding counts as 0)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding)
+
+
+class Upsample(Module):
+    """Enlarges (N, C, H, W) by an integer scale factor: mode "nearest" or "bilinear"."""
+
+    def __init__(self, scale_factor=2, mode: str = "nearest", align_corners: bool = False):
+        super().__init__()
+        if mode not in ("nearest", "bilinear"):
+            raise ValueError(f"Upsample: mode must be 'nearest' or 'bilinear', got {mode!r}")
+        self.scale_factor = _pair(scale_factor, "scale_factor", 1)
+        self.mode, self.align_corners = mode, align_corners
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.upsample(x, self.scale_factor, self.mode, self.align_corners)
+
+    def extra_repr(self) -> str:
+        return f"scale_factor={self.scale_factor}, mode={self.mode!r}"

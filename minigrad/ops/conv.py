@@ -1,0 +1,390 @@
+"""Convolution, transposed convolution, pooling and upsampling of (N, C, H, W) tensors.
+
+The convolution (PyTorch's, i.e. a cross-correlation) of x (N, C, H, W) with a weight
+(O, C, kh, kw), stride s, zero padding p and dilation d is
+
+    y[n, o, a, b] = bias[o] + sum_{c, i, j} w[o, c, i, j] * xpad[n, c, a*s + i*d, b*s + j*d]
+
+with xpad = x surrounded by p zeros, and per spatial axis   H_out = (H + 2p - d(k-1) - 1)//s + 1.
+
+im2col turns this into ONE matrix product. For a fixed kernel tap (i, j), the strided slice
+xpad[c, i*d :: s, j*d :: s] lists, for every output pixel, the input value that tap multiplies.
+Copying the kh*kw slices into a matrix ``cols`` with one row per (c, i, j) and one column per
+output pixel gives  y = W @ cols,  W = w reshaped to (O, C*kh*kw). The Python loop runs over
+the kh*kw taps only; each step copies a whole slice (all pixels, all batch items) at once.
+
+Memory layout: inside this file images live as (C, H, W, N), batch axis last, because then
+  - each slice copy moves contiguous runs of N numbers, fast even for tiny images;
+  - W @ cols, of shape (O, Ho*Wo*N), already is the output in that layout, and the
+    (N, O, Ho, Wo) tensor handed back is a permuted view of it (no copy);
+  - the next layer receives its input in (C, H, W, N) order, so its copies stay cheap too.
+``_chwn`` and ``_nchw`` switch between the two views of the same memory.
+
+Backward, with g2 = the output gradient as (O, Ho*Wo*N):
+    dW = g2 @ cols^T          (cols kept from the forward pass, not recomputed)
+    dx = col2im(W^T @ g2)     col2im = the adjoint of im2col: the same loop over taps, adding
+                              each block back into the slice it came from (overlaps add up).
+The transposed convolution is the adjoint of the convolution: its forward is conv2d's input
+gradient and its backward is a convolution. Pooling reduces the im2col matrix over its taps.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+
+from minigrad.backend import Device, DeviceError
+from minigrad.ops.linalg import matmul
+from minigrad.ops.shape import permute, reshape
+from minigrad.tensor import Tensor, _from_op, _leaf
+
+__all__ = ["conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "upsample",
+           "conv_output_size", "conv_transpose_output_size"]
+
+
+# -- sizes and arguments ----------------------------------------------------------------------
+
+def conv_output_size(size: int, kernel: int, stride: int = 1, padding: int = 0,
+                     dilation: int = 1) -> int:
+    """H_out = (H + 2p - d(k-1) - 1)//s + 1: the positions of a dilated kernel (extent d(k-1)+1)
+    inside the padded input, s apart."""
+    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def conv_transpose_output_size(size: int, kernel: int, stride: int = 1, padding: int = 0,
+                               output_padding: int = 0, dilation: int = 1) -> int:
+    """H_out = (H-1)s - 2p + d(k-1) + op + 1: the input size of the convolution whose adjoint
+    this is (op picks one of the s sizes that convolution maps to H)."""
+    return (size - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1
+
+
+def _pair(value, name: str, low: int) -> tuple[int, int]:
+    """An int or a pair of ints, each >= low, as a pair (height, width)."""
+    pair = (value, value) if isinstance(value, int) else tuple(value)
+    if len(pair) != 2 or not all(isinstance(v, int) and v >= low for v in pair):
+        raise ValueError(f"{name} must be an int >= {low} or a pair of them, got {value!r}")
+    return pair
+
+
+def _check_input(op: str, x: Tensor, *others: Tensor | None) -> None:
+    if not isinstance(x, Tensor) or x.ndim != 4:
+        shape = x.shape if isinstance(x, Tensor) else type(x).__name__
+        raise ValueError(f"{op}: expected an input of shape (N, C, H, W), got {shape}")
+    for t in others:
+        if t is None:
+            continue
+        if t.device is not x.device:
+            raise DeviceError(f"{op}: input on {x.device} but parameter on {t.device}; "
+                              "move the layer with .to(device)")
+        if t.dtype != x.dtype:
+            raise TypeError(f"{op}: input is {x.dtype} but parameter is {t.dtype}; make them "
+                            "equal (e.g. layer.to(dtype=...) or x.to(dtype=...))")
+
+
+def _check_output(op: str, x: Tensor, out_hw: tuple[int, int]) -> None:
+    if out_hw[0] < 1 or out_hw[1] < 1:
+        raise ValueError(f"{op}: input of spatial size {x.shape[2:]} is too small for this "
+                         f"kernel/stride/padding (output size would be {out_hw})")
+
+
+# -- the two layouts, padding, im2col and col2im ----------------------------------------------
+
+def _chwn(xp, a):
+    """(N, C, H, W) -> (C, H, W, N), a view."""
+    return xp.permute_dims(a, (1, 2, 3, 0))
+
+
+def _nchw(xp, a):
+    """(C, H, W, N) -> (N, C, H, W), a view."""
+    return xp.permute_dims(a, (3, 0, 1, 2))
+
+
+def _padded(dev: Device, a, padding: tuple[int, int], fill: float = 0.0):
+    """(C, H, W, N) -> (C, H + 2ph, W + 2pw, N) with ``fill`` around (``a`` itself if p = 0)."""
+    ph, pw = padding
+    if ph == pw == 0:
+        return a
+    c, h, w, n = a.shape
+    out = dev.xp.full((c, h + 2 * ph, w + 2 * pw, n), fill, dtype=a.dtype, device=dev.native)
+    out[:, ph:ph + h, pw:pw + w, :] = a
+    return out
+
+
+def _cropped(a, padding: tuple[int, int], size: tuple[int, int]):
+    """The inverse of _padded: the centre (C, H, W, N) of a padded array, a view."""
+    (ph, pw), (h, w) = padding, size
+    return a[:, ph:ph + h, pw:pw + w, :]
+
+
+def _tap(i: int, j: int, stride, dilation, out_hw) -> tuple[slice, ...]:
+    """Where kernel tap (i, j) reads for all outputs: rows i*d, i*d + s, ... (Ho of them)."""
+    (sh, sw), (dh, dw), (ho, wo) = stride, dilation, out_hw
+    return (slice(None), slice(i * dh, i * dh + sh * (ho - 1) + 1, sh),
+            slice(j * dw, j * dw + sw * (wo - 1) + 1, sw), slice(None))
+
+
+def _im2col(dev: Device, xpad, kernel, stride, dilation, out_hw):
+    """(C, Hp, Wp, N) -> cols (C*kh*kw, Ho*Wo*N) with
+    cols[(c, i, j), (a, b, n)] = xpad[c, a*s + i*d, b*s + j*d, n]."""
+    xp = dev.xp
+    (kh, kw), (ho, wo) = kernel, out_hw
+    c, n = xpad.shape[0], xpad.shape[3]
+    cols = xp.empty((c, kh, kw, ho, wo, n), dtype=xpad.dtype, device=dev.native)
+    for i in range(kh):
+        for j in range(kw):
+            cols[:, i, j, ...] = xpad[_tap(i, j, stride, dilation, out_hw)]
+    return xp.reshape(cols, (c * kh * kw, ho * wo * n))
+
+
+def _col2im(dev: Device, cols, padded_shape, kernel, stride, dilation, out_hw):
+    """The adjoint of _im2col: cols (C*kh*kw, Ho*Wo*N) -> (C, Hp, Wp, N), every tap's block
+    added back into the slice it was copied from."""
+    xp = dev.xp
+    (kh, kw), (ho, wo) = kernel, out_hw
+    c, n = padded_shape[0], padded_shape[3]
+    cols = xp.reshape(cols, (c, kh, kw, ho, wo, n))
+    out = xp.zeros(padded_shape, dtype=cols.dtype, device=dev.native)
+    for i in range(kh):
+        for j in range(kw):
+            out[_tap(i, j, stride, dilation, out_hw)] += cols[:, i, j, ...]
+    return out
+
+
+# -- convolution --------------------------------------------------------------------------------
+
+def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
+           dilation=1) -> Tensor:
+    """2-D convolution: x (N, C, H, W), weight (O, C, kh, kw), bias (O,) -> (N, O, Ho, Wo).
+
+    Steps (shapes):  xpad (C, Hp, Wp, N) -> cols (C*kh*kw, Ho*Wo*N)
+                     -> W (O, C*kh*kw) @ cols = y (O, Ho*Wo*N) -> viewed as (N, O, Ho, Wo).
+    Backward:  dW = g2 @ cols^T,  db = sum of g2 over pixels,  dx = col2im(W^T @ g2), cropped.
+    stride, padding, dilation: an int or a (height, width) pair.
+    """
+    stride, padding = _pair(stride, "stride", 1), _pair(padding, "padding", 0)
+    dilation = _pair(dilation, "dilation", 1)
+    _check_input("conv2d", x, weight, bias)
+    n, c, h, w = x.shape
+    o, c_w, kh, kw = weight.shape
+    if c != c_w:
+        raise ValueError(f"conv2d: weight of shape {weight.shape} expects {c_w} input "
+                         f"channels, got an input of shape {x.shape}")
+    out_hw = (conv_output_size(h, kh, stride[0], padding[0], dilation[0]),
+              conv_output_size(w, kw, stride[1], padding[1], dilation[1]))
+    _check_output("conv2d", x, out_hw)
+    dev, xp = x.device, x.device.xp
+    ho, wo = out_hw
+
+    xpad = _padded(dev, _chwn(xp, x.data), padding)                       # (C, Hp, Wp, N)
+    padded_shape = tuple(xpad.shape)
+    cols = _im2col(dev, xpad, (kh, kw), stride, dilation, out_hw)         # (C*kh*kw, Ho*Wo*N)
+    w2 = xp.reshape(weight.data, (o, c * kh * kw))
+    out = w2 @ cols                                                       # (O, Ho*Wo*N)
+    if bias is not None:
+        out += xp.reshape(bias.data, (o, 1))
+    y = _nchw(xp, xp.reshape(out, (o, ho, wo, n)))
+
+    def backward(g):
+        g2 = xp.reshape(_chwn(xp, g), (o, ho * wo * n))
+        gx = gw = gb = None
+        if x.requires_grad:
+            dxpad = _col2im(dev, w2.T @ g2, padded_shape, (kh, kw), stride, dilation, out_hw)
+            gx = _nchw(xp, _cropped(dxpad, padding, (h, w)))
+        if weight.requires_grad:
+            gw = xp.reshape(g2 @ cols.T, weight.shape)
+        if bias is not None and bias.requires_grad:
+            gb = xp.sum(g2, axis=1)
+        return (gx, gw) if bias is None else (gx, gw, gb)
+
+    return _from_op(y, (x, weight) if bias is None else (x, weight, bias), backward)
+
+
+def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1,
+                     padding=0, output_padding=0, dilation=1) -> Tensor:
+    """Transposed convolution: x (N, C_in, H, W), weight (C_in, C_out, kh, kw), bias (C_out,)
+    -> (N, C_out, Ho, Wo),  Ho = (H-1)s - 2p + d(k-1) + op + 1.
+
+    Every input pixel x[n, c, a, b] adds x[n, c, a, b] * w[c, :, i, j] at output row
+    a*s + i*d - p, column b*s + j*d - p: the adjoint (transpose) of conv2d with this weight.
+    Steps:  x2 (C_in, H*W*N) -> cols = W^T @ x2 (C_out*kh*kw, H*W*N)
+            -> col2im into (C_out, Ho + 2p, Wo + 2p, N) -> cropped, viewed as (N, C_out, Ho, Wo).
+    Backward (conv2d's forward):  gcols = im2col(g padded) (C_out*kh*kw, H*W*N),
+            dx = W @ gcols,  dW = x2 @ gcols^T,  db = sum of g over (N, Ho, Wo).
+    output_padding (op) must be smaller than the stride or the dilation (as in PyTorch).
+    """
+    stride, padding = _pair(stride, "stride", 1), _pair(padding, "padding", 0)
+    dilation = _pair(dilation, "dilation", 1)
+    output_padding = _pair(output_padding, "output_padding", 0)
+    _check_input("conv_transpose2d", x, weight, bias)
+    n, c, h, w = x.shape
+    c_w, o, kh, kw = weight.shape
+    if c != c_w:
+        raise ValueError(f"conv_transpose2d: weight of shape {weight.shape} expects {c_w} "
+                         f"input channels, got an input of shape {x.shape}")
+    if any(op >= max(s, d) for op, s, d in zip(output_padding, stride, dilation, strict=True)):
+        raise ValueError(f"conv_transpose2d: output_padding {output_padding} must be smaller "
+                         f"than the stride {stride} or the dilation {dilation}")
+    ho, wo = (conv_transpose_output_size(size, k, s, p, op, d) for size, k, s, p, op, d in zip(
+        (h, w), (kh, kw), stride, padding, output_padding, dilation, strict=True))
+    _check_output("conv_transpose2d", x, (ho, wo))
+    dev, xp = x.device, x.device.xp
+    ph, pw = padding
+
+    x2 = xp.reshape(_chwn(xp, x.data), (c, h * w * n))
+    w2 = xp.reshape(weight.data, (c, o * kh * kw))
+    padded_shape = (o, ho + 2 * ph, wo + 2 * pw, n)
+    out = _col2im(dev, w2.T @ x2, padded_shape, (kh, kw), stride, dilation, (h, w))
+    out = _cropped(out, padding, (ho, wo))                                 # (C_out, Ho, Wo, N)
+    if bias is not None:
+        out += xp.reshape(bias.data, (o, 1, 1, 1))
+    y = _nchw(xp, out)
+
+    def backward(g):
+        gpad = _padded(dev, _chwn(xp, g), padding)
+        gcols = _im2col(dev, gpad, (kh, kw), stride, dilation, (h, w))   # (C_out*kh*kw, H*W*N)
+        gx = gw = gb = None
+        if x.requires_grad:
+            gx = _nchw(xp, xp.reshape(w2 @ gcols, (c, h, w, n)))
+        if weight.requires_grad:
+            gw = xp.reshape(x2 @ gcols.T, weight.shape)
+        if bias is not None and bias.requires_grad:
+            gb = xp.sum(g, axis=(0, 2, 3))
+        return (gx, gw) if bias is None else (gx, gw, gb)
+
+    return _from_op(y, (x, weight) if bias is None else (x, weight, bias), backward)
+
+
+# -- pooling ------------------------------------------------------------------------------------
+
+def _pool_windows(op: str, x: Tensor, kernel_size, stride, padding, fill: float):
+    """The im2col matrix of the pooling windows, as (C, kh*kw, Ho*Wo*N), and the geometry."""
+    kernel = _pair(kernel_size, "kernel_size", 1)
+    stride = kernel if stride is None else _pair(stride, "stride", 1)
+    padding = _pair(padding, "padding", 0)
+    _check_input(op, x)
+    if any(2 * p > k for p, k in zip(padding, kernel, strict=True)):
+        raise ValueError(f"{op}: padding {padding} must be at most half the kernel {kernel}")
+    n, c, h, w = x.shape
+    out_hw = (conv_output_size(h, kernel[0], stride[0], padding[0]),
+              conv_output_size(w, kernel[1], stride[1], padding[1]))
+    _check_output(op, x, out_hw)
+    dev = x.device
+    xpad = _padded(dev, _chwn(dev.xp, x.data), padding, fill)
+    cols = _im2col(dev, xpad, kernel, stride, (1, 1), out_hw)
+    windows = dev.xp.reshape(cols, (c, kernel[0] * kernel[1], out_hw[0] * out_hw[1] * n))
+    return windows, (kernel, stride, padding, out_hw, tuple(xpad.shape))
+
+
+def _pool_backward(x: Tensor, gcols, geometry):
+    """dx from the gradient of the window matrix (C, kh*kw, Ho*Wo*N): col2im, crop, view."""
+    kernel, stride, padding, out_hw, padded_shape = geometry
+    dev = x.device
+    dxpad = _col2im(dev, gcols, padded_shape, kernel, stride, (1, 1), out_hw)
+    return _nchw(dev.xp, _cropped(dxpad, padding, x.shape[2:]))
+
+
+def max_pool2d(x: Tensor, kernel_size, stride=None, padding=0) -> Tensor:
+    """Maximum over each kh x kw window (stride defaults to the kernel; padding counts as -inf).
+
+    (N, C, H, W) -> (N, C, Ho, Wo). The window matrix (C, kh*kw, Ho*Wo*N) is reduced over its
+    taps; the backward routes each output's gradient to the tap that won (the first one on
+    ties, as PyTorch), through col2im.
+    """
+    windows, geometry = _pool_windows("max_pool2d", x, kernel_size, stride, padding, -math.inf)
+    xp = x.device.xp
+    n, c = x.shape[:2]
+    (ho, wo), taps = geometry[3], windows.shape[1]
+    winner = xp.argmax(windows, axis=1, keepdims=True)                     # (C, 1, Ho*Wo*N)
+    out = xp.reshape(xp.max(windows, axis=1), (c, ho, wo, n))
+
+    def backward(g):
+        g2 = xp.reshape(_chwn(xp, g), (c, 1, ho * wo * n))
+        tap = xp.reshape(xp.arange(taps, dtype=winner.dtype, device=x.device.native),
+                         (1, taps, 1))
+        return (_pool_backward(x, g2 * xp.astype(tap == winner, g2.dtype), geometry),)
+
+    return _from_op(_nchw(xp, out), (x,), backward)
+
+
+def avg_pool2d(x: Tensor, kernel_size, stride=None, padding=0) -> Tensor:
+    """Mean over each kh x kw window (stride defaults to the kernel; zero padding is counted in
+    the mean, as PyTorch's default count_include_pad=True).
+
+    (N, C, H, W) -> (N, C, Ho, Wo). Backward: every tap of a window gets g / (kh*kw).
+    """
+    windows, geometry = _pool_windows("avg_pool2d", x, kernel_size, stride, padding, 0.0)
+    xp = x.device.xp
+    n, c = x.shape[:2]
+    (ho, wo), taps = geometry[3], windows.shape[1]
+    out = xp.reshape(xp.mean(windows, axis=1), (c, ho, wo, n))
+
+    def backward(g):
+        g2 = xp.reshape(_chwn(xp, g), (c, 1, ho * wo * n)) / taps
+        return (_pool_backward(x, xp.broadcast_to(g2, windows.shape), geometry),)
+
+    return _from_op(_nchw(xp, out), (x,), backward)
+
+
+# -- upsampling ---------------------------------------------------------------------------------
+
+def upsample(x: Tensor, scale_factor=2, mode: str = "nearest",
+             align_corners: bool = False) -> Tensor:
+    """Enlarge (N, C, H, W) to (N, C, H*sh, W*sw) by an integer scale (an int or a pair).
+
+    mode="nearest": each pixel becomes an sh x sw block (a broadcast); the backward sums the
+        gradient over each block.
+    mode="bilinear": y = A_h x A_w^T per image, where A (size_out, size_in) holds the linear
+        interpolation weights along one axis, sampled as PyTorch does (align_corners=False:
+        source coordinate (r + 0.5)/scale - 0.5, clamped at 0); differentiated by matmul.
+    """
+    sh, sw = _pair(scale_factor, "scale_factor", 1)
+    _check_input("upsample", x)
+    if mode == "nearest":
+        return _upsample_nearest(x, sh, sw)
+    if mode == "bilinear":
+        return _upsample_bilinear(x, sh, sw, align_corners)
+    raise ValueError(f"upsample: mode must be 'nearest' or 'bilinear', got {mode!r}")
+
+
+def _upsample_nearest(x: Tensor, sh: int, sw: int) -> Tensor:
+    xp = x.device.xp
+    n, c, h, w = x.shape
+    a = _chwn(xp, x.data)[:, :, None, :, None, :]                          # (C, H, 1, W, 1, N)
+    out = xp.reshape(xp.broadcast_to(a, (c, h, sh, w, sw, n)), (c, h * sh, w * sw, n))
+
+    def backward(g):
+        blocks = xp.reshape(_chwn(xp, g), (c, h, sh, w, sw, n))
+        return (_nchw(xp, xp.sum(blocks, axis=(2, 4))),)
+
+    return _from_op(_nchw(xp, out), (x,), backward)
+
+
+def _upsample_bilinear(x: Tensor, sh: int, sw: int, align_corners: bool) -> Tensor:
+    n, c, h, w = x.shape
+    a_h = _leaf(_interpolation_matrix(h, h * sh, align_corners, x.device, x.dtype), x.device)
+    a_w = _leaf(_interpolation_matrix(w, w * sw, align_corners, x.device, x.dtype), x.device)
+    a = reshape(permute(x, (1, 2, 3, 0)), (c, h, w * n))                   # (C, H, W*N)
+    a = reshape(matmul(a_h, a), (c * h * sh, w, n))                        # rows interpolated
+    a = reshape(matmul(a_w, a), (c, h * sh, w * sw, n))                    # columns too
+    return permute(a, (3, 0, 1, 2))
+
+
+@functools.lru_cache(maxsize=64)
+def _interpolation_matrix(n_in: int, n_out: int, align_corners: bool, dev: Device, dtype):
+    """(n_out, n_in) linear interpolation weights: output r reads input positions lo and
+    lo + 1 around its source coordinate with weights 1 - frac and frac. Built once per size
+    on the host (a constant) and kept on the device."""
+    r = np.arange(n_out)
+    if align_corners:
+        source = r * ((n_in - 1) / (n_out - 1)) if n_out > 1 else np.zeros(n_out)
+    else:
+        source = np.maximum((r + 0.5) * (n_in / n_out) - 0.5, 0.0)
+    lo = np.minimum(np.floor(source).astype(np.int64), n_in - 1)
+    hi = np.minimum(lo + 1, n_in - 1)
+    frac = source - lo
+    weights = np.zeros((n_out, n_in))
+    np.add.at(weights, (r, lo), 1 - frac)
+    np.add.at(weights, (r, hi), frac)
+    return dev.from_numpy(weights, dtype)

@@ -1,0 +1,492 @@
+"""Convolution, transposed convolution, pooling and upsampling against naive NumPy loops.
+
+The references below are written from the definitions, independently of im2col:
+- conv2d: for every output pixel, the dilated window of the padded input times the kernel;
+- conv_transpose2d: every input pixel scatters (pixel value * kernel) onto the output;
+- pooling: max / mean of every window; upsampling: y[a, b] = x[a // s, b // s] (nearest) and
+  the sampling formula of bilinear interpolation.
+Forward values are checked on the whole grid on the CPU, gradients by finite differences on
+a representative subset on every device.
+"""
+
+import itertools
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+import minigrad.nn.functional as F
+from minigrad import nn
+from minigrad.ops.conv import conv_output_size, conv_transpose_output_size
+
+# -- naive references -------------------------------------------------------------------------
+
+
+def naive_conv2d(x, w, b, stride, padding, dilation):
+    n, c, h, wd = x.shape
+    o, _, kh, kw = w.shape
+    (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
+    xpad = np.zeros((n, c, h + 2 * ph, wd + 2 * pw))
+    xpad[:, :, ph:ph + h, pw:pw + wd] = x
+    ho = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
+    wo = (wd + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+    y = np.zeros((n, o, ho, wo))
+    for a in range(ho):
+        for bb in range(wo):
+            window = xpad[:, :, a * sh:a * sh + dh * (kh - 1) + 1:dh,
+                          bb * sw:bb * sw + dw * (kw - 1) + 1:dw]          # (N, C, kh, kw)
+            y[:, :, a, bb] = np.einsum("ncij,ocij->no", window, w)
+    return y if b is None else y + b[None, :, None, None]
+
+
+def naive_conv_transpose2d(x, w, b, stride, padding, output_padding, dilation):
+    n, c, h, wd = x.shape
+    _, o, kh, kw = w.shape
+    (sh, sw), (ph, pw), (oph, opw), (dh, dw) = stride, padding, output_padding, dilation
+    full = np.zeros((n, o, (h - 1) * sh + dh * (kh - 1) + 1 + oph,
+                     (wd - 1) * sw + dw * (kw - 1) + 1 + opw))
+    for a in range(h):
+        for bb in range(wd):
+            full[:, :, a * sh:a * sh + dh * (kh - 1) + 1:dh,
+                 bb * sw:bb * sw + dw * (kw - 1) + 1:dw] += np.einsum("nc,coij->noij",
+                                                                     x[:, :, a, bb], w)
+    y = full[:, :, ph:full.shape[2] - ph, pw:full.shape[3] - pw]
+    return y if b is None else y + b[None, :, None, None]
+
+
+def naive_pool(x, kernel, stride, padding, reduce, fill):
+    n, c, h, wd = x.shape
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    xpad = np.full((n, c, h + 2 * ph, wd + 2 * pw), fill)
+    xpad[:, :, ph:ph + h, pw:pw + wd] = x
+    ho, wo = (h + 2 * ph - kh) // sh + 1, (wd + 2 * pw - kw) // sw + 1
+    y = np.zeros((n, c, ho, wo))
+    for a in range(ho):
+        for bb in range(wo):
+            y[:, :, a, bb] = reduce(xpad[:, :, a * sh:a * sh + kh, bb * sw:bb * sw + kw],
+                                    axis=(2, 3))
+    return y
+
+
+def naive_upsample_nearest(x, sh, sw):
+    n, c, h, w = x.shape
+    y = np.zeros((n, c, h * sh, w * sw))
+    for a in range(h * sh):
+        for b in range(w * sw):
+            y[:, :, a, b] = x[:, :, a // sh, b // sw]
+    return y
+
+
+def naive_upsample_bilinear(x, sh, sw, align_corners):
+    n, c, h, w = x.shape
+
+    def source(r, size_in, size_out):
+        if align_corners:
+            return r * (size_in - 1) / (size_out - 1) if size_out > 1 else 0.0
+        return max((r + 0.5) * size_in / size_out - 0.5, 0.0)
+
+    y = np.zeros((n, c, h * sh, w * sw))
+    for a in range(h * sh):
+        for b in range(w * sw):
+            u, v = source(a, h, h * sh), source(b, w, w * sw)
+            a0, b0 = min(int(np.floor(u)), h - 1), min(int(np.floor(v)), w - 1)
+            a1, b1 = min(a0 + 1, h - 1), min(b0 + 1, w - 1)
+            fu, fv = u - a0, v - b0
+            y[:, :, a, b] = ((1 - fu) * (1 - fv) * x[:, :, a0, b0] + (1 - fu) * fv * x[:, :, a0, b1]
+                             + fu * (1 - fv) * x[:, :, a1, b0] + fu * fv * x[:, :, a1, b1])
+    return y
+
+
+def test_naive_references_agree_with_hand_computed_values():
+    # 1 x 1 x 3 x 3 input, 2 x 2 kernel of ones: each output is the sum of a 2 x 2 block.
+    x = np.arange(9.0).reshape(1, 1, 3, 3)
+    w = np.ones((1, 1, 2, 2))
+    y = naive_conv2d(x, w, None, (1, 1), (0, 0), (1, 1))
+    np.testing.assert_array_equal(y[0, 0], [[8, 12], [20, 24]])
+    # Transposed conv of a single 1 with stride 2 places the kernel at the origin.
+    k = np.arange(4.0).reshape(1, 1, 2, 2)
+    t = naive_conv_transpose2d(np.ones((1, 1, 1, 1)), k, None, (2, 2), (0, 0), (0, 0), (1, 1))
+    np.testing.assert_array_equal(t[0, 0], [[0, 1], [2, 3]])
+    p = naive_pool(x, (2, 2), (1, 1), (0, 0), np.max, -np.inf)
+    np.testing.assert_array_equal(p[0, 0], [[4, 5], [7, 8]])
+
+
+# -- conv2d -----------------------------------------------------------------------------------
+
+CONV_GRID = list(itertools.product([1, 2, 3, 5], [1, 2, 3], [0, 1, 2], [1, 2]))
+
+
+@pytest.mark.parametrize("channels", [(1, 1), (3, 4)])
+def test_conv2d_forward_grid_matches_naive_loop(channels, rng):
+    c, o = channels
+    x = rng.standard_normal((2, c, 9, 7))
+    checked = 0
+    for k, s, p, d in CONV_GRID:
+        if conv_output_size(7, k, s, p, d) < 1:
+            continue
+        w = rng.standard_normal((o, c, k, k))
+        b = rng.standard_normal(o)
+        y = F.conv2d(mg.tensor(x), mg.tensor(w), mg.tensor(b), stride=s, padding=p, dilation=d)
+        np.testing.assert_allclose(y.numpy(), naive_conv2d(x, w, b, (s, s), (p, p), (d, d)),
+                                   atol=1e-12, err_msg=f"k={k} s={s} p={p} d={d}")
+        checked += 1
+    assert checked > 60
+
+
+def test_conv2d_rectangular_arguments_match_naive_loop(rng):
+    x = rng.standard_normal((3, 2, 11, 6))
+    w = rng.standard_normal((5, 2, 3, 2))
+    y = F.conv2d(mg.tensor(x), mg.tensor(w), None, stride=(2, 1), padding=(1, 2),
+                 dilation=(2, 3))
+    np.testing.assert_allclose(y.numpy(), naive_conv2d(x, w, None, (2, 1), (1, 2), (2, 3)),
+                               atol=1e-12)
+
+
+def test_conv2d_output_size_formula():
+    # H_out = (H + 2p - d(k-1) - 1)//s + 1, by hand for a few cases.
+    assert conv_output_size(28, 3, 2, 1) == 14
+    assert conv_output_size(7, 5, 1, 0) == 3
+    assert conv_output_size(9, 3, 3, 2, 2) == 3     # (9 + 4 - 4 - 1)//3 + 1
+    assert conv_transpose_output_size(14, 3, 2, 1, 1) == 28
+    assert conv_transpose_output_size(7, 3, 2, 1, 0) == 13
+
+
+CONV_GRADCHECK = [  # (kernel, stride, padding, dilation, in/out channels, size)
+    (3, 1, 1, 1, (2, 3), (5, 6)),
+    (3, 2, 1, 1, (1, 2), (7, 6)),
+    (2, 3, 0, 1, (2, 2), (7, 8)),
+    (3, 1, 2, 2, (2, 1), (6, 5)),
+    (1, 2, 0, 1, (3, 2), (5, 5)),
+    (5, 2, 2, 1, (1, 2), (7, 7)),
+]
+
+
+@pytest.mark.parametrize("k,s,p,d,channels,size", CONV_GRADCHECK)
+def test_conv2d_gradcheck(device, rng, k, s, p, d, channels, size):
+    c, o = channels
+    x = mg.tensor(rng.standard_normal((2, c, *size)), device=device, requires_grad=True)
+    w = mg.tensor(rng.standard_normal((o, c, k, k)), device=device, requires_grad=True)
+    b = mg.tensor(rng.standard_normal(o), device=device, requires_grad=True)
+    mg.gradcheck(lambda x, w, b: F.conv2d(x, w, b, s, p, d), (x, w, b))
+
+
+def test_conv2d_on_every_device_matches_naive_loop(device, rng):
+    x = rng.standard_normal((2, 3, 8, 6))
+    w = rng.standard_normal((4, 3, 3, 3))
+    b = rng.standard_normal(4)
+    y = F.conv2d(mg.tensor(x, device=device), mg.tensor(w, device=device),
+                 mg.tensor(b, device=device), stride=2, padding=1)
+    assert y.device == mg.device(device)
+    np.testing.assert_allclose(y.numpy(), naive_conv2d(x, w, b, (2, 2), (1, 1), (1, 1)),
+                               atol=1e-12)
+
+
+def test_conv2d_float32_stays_float32(rng):
+    x = mg.tensor(rng.standard_normal((2, 1, 6, 6)), dtype=mg.float32, requires_grad=True)
+    layer = nn.Conv2d(1, 2, 3)
+    y = layer(x)
+    y.sum().backward()
+    assert y.dtype == mg.float32 and x.grad.dtype == np.float32
+    assert layer.weight.grad.dtype == np.float32
+
+
+def test_conv2d_bad_arguments_are_named():
+    x = mg.zeros(2, 3, 8, 8)
+    with pytest.raises(ValueError, match="expects 2 input channels"):
+        F.conv2d(x, mg.zeros(4, 2, 3, 3))
+    with pytest.raises(ValueError, match=r"shape \(N, C, H, W\)"):
+        F.conv2d(mg.zeros(3, 8, 8), mg.zeros(4, 3, 3, 3))
+    with pytest.raises(ValueError, match="too small"):
+        F.conv2d(mg.zeros(1, 3, 2, 2), mg.zeros(4, 3, 3, 3))
+    with pytest.raises(ValueError, match="stride"):
+        F.conv2d(x, mg.zeros(4, 3, 3, 3), stride=0)
+    with pytest.raises(TypeError, match="float64"):
+        F.conv2d(x, mg.zeros(4, 3, 3, 3, dtype=mg.float64))
+    with pytest.raises(mg.DeviceError):
+        F.conv2d(x, mg.zeros(4, 3, 3, 3, device="strict:device1"))
+
+
+# -- conv_transpose2d ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("channels", [(1, 1), (3, 2)])
+def test_conv_transpose2d_forward_grid_matches_naive_scatter(channels, rng):
+    c, o = channels
+    x = rng.standard_normal((2, c, 5, 4))
+    checked = 0
+    for k, s, p, d in CONV_GRID:
+        for op in range(max(s, d)):
+            if conv_transpose_output_size(4, k, s, p, op, d) < 1:
+                continue
+            w = rng.standard_normal((c, o, k, k))
+            b = rng.standard_normal(o)
+            y = F.conv_transpose2d(mg.tensor(x), mg.tensor(w), mg.tensor(b), stride=s,
+                                   padding=p, output_padding=op, dilation=d)
+            expected = naive_conv_transpose2d(x, w, b, (s, s), (p, p), (op, op), (d, d))
+            np.testing.assert_allclose(y.numpy(), expected, atol=1e-12,
+                                       err_msg=f"k={k} s={s} p={p} op={op} d={d}")
+            checked += 1
+    assert checked > 100
+
+
+def test_conv_transpose2d_rectangular_arguments_match_naive_scatter(rng):
+    x = rng.standard_normal((2, 3, 4, 6))
+    w = rng.standard_normal((3, 2, 2, 3))
+    args = dict(stride=(3, 2), padding=(1, 0), output_padding=(2, 1), dilation=(1, 2))
+    y = F.conv_transpose2d(mg.tensor(x), mg.tensor(w), None, **args)
+    np.testing.assert_allclose(y.numpy(), naive_conv_transpose2d(
+        x, w, None, (3, 2), (1, 0), (2, 1), (1, 2)), atol=1e-12)
+
+
+def test_conv_transpose2d_is_the_adjoint_of_conv2d(rng):
+    # <conv2d(x, w), y> == <x, conv_transpose2d(y, w)> for the same weight and geometry.
+    x = rng.standard_normal((2, 3, 9, 8))
+    w = rng.standard_normal((4, 3, 3, 3))
+    y = rng.standard_normal((2, 4, 5, 4))
+    forward = F.conv2d(mg.tensor(x), mg.tensor(w), stride=2, padding=1).numpy()
+    adjoint = F.conv_transpose2d(mg.tensor(y), mg.tensor(w), stride=2, padding=1,
+                                 output_padding=(0, 1)).numpy()
+    assert adjoint.shape == x.shape
+    np.testing.assert_allclose(np.sum(forward * y), np.sum(x * adjoint), rtol=1e-12)
+
+
+CONVT_GRADCHECK = [  # (kernel, stride, padding, output_padding, dilation, channels, size)
+    (3, 2, 1, 1, 1, (2, 3), (4, 3)),
+    (3, 1, 0, 0, 1, (1, 2), (3, 4)),
+    (2, 3, 0, 2, 1, (2, 1), (3, 3)),
+    (3, 1, 1, 1, 2, (2, 2), (4, 3)),
+    (5, 2, 2, 0, 1, (1, 1), (3, 3)),
+]
+
+
+@pytest.mark.parametrize("k,s,p,op,d,channels,size", CONVT_GRADCHECK)
+def test_conv_transpose2d_gradcheck(device, rng, k, s, p, op, d, channels, size):
+    c, o = channels
+    x = mg.tensor(rng.standard_normal((2, c, *size)), device=device, requires_grad=True)
+    w = mg.tensor(rng.standard_normal((c, o, k, k)), device=device, requires_grad=True)
+    b = mg.tensor(rng.standard_normal(o), device=device, requires_grad=True)
+    mg.gradcheck(lambda x, w, b: F.conv_transpose2d(x, w, b, s, p, op, d), (x, w, b))
+
+
+def test_conv_transpose2d_on_every_device_matches_naive_scatter(device, rng):
+    x = rng.standard_normal((2, 3, 4, 5))
+    w = rng.standard_normal((3, 2, 3, 3))
+    y = F.conv_transpose2d(mg.tensor(x, device=device), mg.tensor(w, device=device), None,
+                           stride=2, padding=1, output_padding=1)
+    np.testing.assert_allclose(y.numpy(), naive_conv_transpose2d(
+        x, w, None, (2, 2), (1, 1), (1, 1), (1, 1)), atol=1e-12)
+
+
+def test_conv_transpose2d_rejects_too_large_output_padding():
+    with pytest.raises(ValueError, match="output_padding"):
+        F.conv_transpose2d(mg.zeros(1, 2, 3, 3), mg.zeros(2, 2, 3, 3), stride=2,
+                           output_padding=2)
+    with pytest.raises(ValueError, match="output_padding"):
+        nn.ConvTranspose2d(2, 2, 3, stride=1, output_padding=1)
+
+
+# -- pooling ----------------------------------------------------------------------------------
+
+POOL_GRID = list(itertools.product([1, 2, 3], [None, 1, 2, 3], [0, 1]))
+
+
+@pytest.mark.parametrize("kind", ["max", "avg"])
+def test_pooling_forward_grid_matches_naive_loop(kind, rng):
+    x = rng.standard_normal((2, 3, 7, 6))
+    pool = F.max_pool2d if kind == "max" else F.avg_pool2d
+    reduce, fill = (np.max, -np.inf) if kind == "max" else (np.mean, 0.0)
+    for k, s, p in POOL_GRID:
+        if 2 * p > k:
+            continue
+        y = pool(mg.tensor(x), k, s, p)
+        stride = k if s is None else s
+        np.testing.assert_allclose(
+            y.numpy(), naive_pool(x, (k, k), (stride, stride), (p, p), reduce, fill),
+            atol=1e-12, err_msg=f"k={k} s={s} p={p}")
+
+
+def test_pooling_rectangular_kernel(rng):
+    x = rng.standard_normal((1, 2, 8, 9))
+    y = F.max_pool2d(mg.tensor(x), (2, 3), (2, 2), (1, 1))
+    np.testing.assert_allclose(y.numpy(), naive_pool(x, (2, 3), (2, 2), (1, 1), np.max, -np.inf))
+
+
+@pytest.mark.parametrize("kind", ["max", "avg"])
+@pytest.mark.parametrize("k,s,p", [(2, None, 0), (3, 2, 1), (3, 1, 0)])
+def test_pooling_gradcheck(device, rng, kind, k, s, p):
+    # Distinct values, so no max is tied (ties make the max non-differentiable).
+    x = mg.tensor(rng.permutation(2 * 2 * 7 * 6).reshape(2, 2, 7, 6) / 10.0, device=device,
+                  requires_grad=True)
+    pool = F.max_pool2d if kind == "max" else F.avg_pool2d
+    mg.gradcheck(lambda x: pool(x, k, s, p), (x,))
+
+
+def test_max_pool_gradient_goes_to_one_argmax_on_ties(device):
+    # Every window is constant: the whole gradient of a window goes to its first element.
+    x = mg.ones(1, 1, 4, 4, device=device, requires_grad=True)
+    F.max_pool2d(x, 2).sum().backward()
+    expected = np.zeros((4, 4))
+    expected[::2, ::2] = 1
+    np.testing.assert_array_equal(mg.to_numpy(x.grad)[0, 0], expected)
+
+
+def test_max_pool_overlapping_windows_add_their_gradients(device):
+    # A single large value in the middle wins all four overlapping 2x2 windows around it.
+    values = np.zeros((1, 1, 3, 3))
+    values[0, 0, 1, 1] = 5
+    x = mg.tensor(values, device=device, requires_grad=True)
+    F.max_pool2d(x, 2, stride=1).sum().backward()
+    assert mg.to_numpy(x.grad)[0, 0, 1, 1] == 4
+    assert mg.to_numpy(x.grad).sum() == 4
+
+
+def test_pooling_on_every_device(device, rng):
+    x = rng.standard_normal((2, 3, 6, 5))
+    for pool, reduce, fill in [(F.max_pool2d, np.max, -np.inf), (F.avg_pool2d, np.mean, 0.0)]:
+        y = pool(mg.tensor(x, device=device), 3, 2, 1)
+        np.testing.assert_allclose(y.numpy(), naive_pool(x, (3, 3), (2, 2), (1, 1), reduce,
+                                                         fill), atol=1e-12)
+
+
+def test_pooling_rejects_padding_over_half_the_kernel():
+    with pytest.raises(ValueError, match="half"):
+        F.max_pool2d(mg.zeros(1, 1, 4, 4), 2, padding=2)
+
+
+# -- upsampling ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("scale", [1, 2, 3, (2, 3)])
+def test_upsample_nearest_matches_naive_loop(device, rng, scale):
+    x = rng.standard_normal((2, 3, 4, 5))
+    sh, sw = (scale, scale) if isinstance(scale, int) else scale
+    y = F.upsample(mg.tensor(x, device=device), scale)
+    np.testing.assert_array_equal(y.numpy(), naive_upsample_nearest(x, sh, sw))
+
+
+@pytest.mark.parametrize("align_corners", [False, True])
+@pytest.mark.parametrize("scale", [2, 3, (3, 2)])
+def test_upsample_bilinear_matches_naive_loop(rng, scale, align_corners):
+    x = rng.standard_normal((2, 2, 4, 5))
+    sh, sw = (scale, scale) if isinstance(scale, int) else scale
+    y = F.upsample(mg.tensor(x), scale, mode="bilinear", align_corners=align_corners)
+    np.testing.assert_allclose(y.numpy(), naive_upsample_bilinear(x, sh, sw, align_corners),
+                               atol=1e-12)
+
+
+@pytest.mark.parametrize("mode", ["nearest", "bilinear"])
+def test_upsample_gradcheck(device, rng, mode):
+    x = mg.tensor(rng.standard_normal((2, 2, 3, 4)), device=device, requires_grad=True)
+    mg.gradcheck(lambda x: F.upsample(x, (2, 3), mode=mode), (x,))
+
+
+def test_upsample_nearest_backward_sums_each_block(device):
+    x = mg.ones(1, 1, 2, 2, device=device, requires_grad=True)
+    F.upsample(x, 3).sum().backward()
+    np.testing.assert_array_equal(mg.to_numpy(x.grad), np.full((1, 1, 2, 2), 9.0))
+
+
+def test_upsample_rejects_unknown_mode():
+    with pytest.raises(ValueError, match="mode"):
+        F.upsample(mg.zeros(1, 1, 2, 2), 2, mode="bicubic")
+
+
+# -- layers -------------------------------------------------------------------------------------
+
+def test_conv_layers_gradcheck_input_and_every_parameter(device, rng):
+    layers = [nn.Conv2d(2, 3, 3, stride=2, padding=1, device=device, dtype=mg.float64),
+              nn.ConvTranspose2d(2, 3, 3, stride=2, padding=1, output_padding=1,
+                                 device=device, dtype=mg.float64),
+              nn.MaxPool2d(2), nn.AvgPool2d(3, stride=2, padding=1), nn.Upsample(2),
+              nn.Upsample(2, mode="bilinear")]
+    x = mg.tensor(rng.permutation(2 * 2 * 5 * 4).reshape(2, 2, 5, 4) / 7.0, device=device,
+                  requires_grad=True)
+    for layer in layers:
+        mg.gradcheck(layer, (x,), params=list(layer.parameters()))
+
+
+def test_conv_layer_defaults_follow_pytorch():
+    mg.manual_seed(0)
+    conv = nn.Conv2d(4, 8, 3)
+    bound = 1 / np.sqrt(4 * 3 * 3)
+    for p in (conv.weight, conv.bias):
+        values = p.numpy()
+        assert np.all(np.abs(values) <= bound) and np.abs(values).max() > 0.8 * bound
+    convt = nn.ConvTranspose2d(4, 8, 3)
+    assert convt.weight.shape == (4, 8, 3, 3)
+    bound_t = 1 / np.sqrt(8 * 3 * 3)  # PyTorch's fan_in uses weight.shape[1] here
+    assert np.abs(convt.weight.numpy()).max() <= bound_t
+    assert np.abs(convt.weight.numpy()).max() > 0.8 * bound_t
+    assert nn.Conv2d(1, 1, 3, bias=False).bias is None
+
+
+def test_conv_layer_shapes_of_a_conv_autoencoder(device):
+    x = mg.zeros(4, 1, 28, 28, device=device)
+    encoder = nn.Sequential(nn.Conv2d(1, 8, 3, stride=2, padding=1, device=device), nn.ReLU(),
+                            nn.Conv2d(8, 16, 3, stride=2, padding=1, device=device))
+    decoder = nn.Sequential(
+        nn.ConvTranspose2d(16, 8, 3, stride=2, padding=1, output_padding=1, device=device),
+        nn.ReLU(),
+        nn.ConvTranspose2d(8, 1, 3, stride=2, padding=1, output_padding=1, device=device))
+    z = encoder(x)
+    assert z.shape == (4, 16, 7, 7)
+    assert decoder(z).shape == (4, 1, 28, 28)
+
+
+# -- against PyTorch, where it is installed -------------------------------------------------------
+
+def test_conv_layers_match_torch_values_and_gradients(rng):
+    torch = pytest.importorskip("torch")
+    x = rng.standard_normal((3, 2, 9, 8))
+    cases = [
+        (nn.Conv2d(2, 4, 3, stride=2, padding=1, dilation=1, dtype=mg.float64),
+         torch.nn.Conv2d(2, 4, 3, stride=2, padding=1, dtype=torch.float64)),
+        (nn.Conv2d(2, 3, (3, 2), stride=(1, 2), padding=(2, 1), dilation=(2, 1),
+                   dtype=mg.float64),
+         torch.nn.Conv2d(2, 3, (3, 2), stride=(1, 2), padding=(2, 1), dilation=(2, 1),
+                         dtype=torch.float64)),
+        (nn.ConvTranspose2d(2, 3, 3, stride=2, padding=1, output_padding=1, dtype=mg.float64),
+         torch.nn.ConvTranspose2d(2, 3, 3, stride=2, padding=1, output_padding=1,
+                                  dtype=torch.float64)),
+        (nn.ConvTranspose2d(2, 3, (2, 3), stride=(3, 1), padding=(0, 1), output_padding=(2, 1),
+                            dilation=(1, 2), dtype=mg.float64),
+         torch.nn.ConvTranspose2d(2, 3, (2, 3), stride=(3, 1), padding=(0, 1),
+                                  output_padding=(2, 1), dilation=(1, 2), dtype=torch.float64)),
+    ]
+    for ours, theirs in cases:
+        with torch.no_grad():
+            theirs.weight.copy_(torch.tensor(ours.weight.numpy()))
+            theirs.bias.copy_(torch.tensor(ours.bias.numpy()))
+        xm = mg.tensor(x, requires_grad=True)
+        xt = torch.tensor(x, requires_grad=True)
+        ym, yt = ours(xm), theirs(xt)
+        np.testing.assert_allclose(ym.numpy(), yt.detach().numpy(), atol=1e-12)
+        g = rng.standard_normal(yt.shape)
+        ym.backward(mg.tensor(g))
+        yt.backward(torch.tensor(g))
+        np.testing.assert_allclose(xm.grad, xt.grad.numpy(), atol=1e-11)
+        np.testing.assert_allclose(ours.weight.grad, theirs.weight.grad.numpy(), atol=1e-11)
+        np.testing.assert_allclose(ours.bias.grad, theirs.bias.grad.numpy(), atol=1e-11)
+
+
+def test_pooling_and_upsampling_match_torch(rng):
+    torch = pytest.importorskip("torch")
+    tf = torch.nn.functional
+    x = rng.standard_normal((2, 3, 7, 9))
+    x[0, 0, :2, :2] = 1.0  # a tied window
+    cases = [
+        (lambda t: F.max_pool2d(t, 2), lambda t: tf.max_pool2d(t, 2)),
+        (lambda t: F.max_pool2d(t, 3, 2, 1), lambda t: tf.max_pool2d(t, 3, 2, 1)),
+        (lambda t: F.avg_pool2d(t, 3, 2, 1), lambda t: tf.avg_pool2d(t, 3, 2, 1)),
+        (lambda t: F.upsample(t, 2), lambda t: tf.interpolate(t, scale_factor=2)),
+        (lambda t: F.upsample(t, (2, 3), "bilinear"),
+         lambda t: tf.interpolate(t, scale_factor=(2, 3), mode="bilinear")),
+        (lambda t: F.upsample(t, 3, "bilinear", align_corners=True),
+         lambda t: tf.interpolate(t, scale_factor=3, mode="bilinear", align_corners=True)),
+    ]
+    for ours, theirs in cases:
+        xm, xt = mg.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+        ym, yt = ours(xm), theirs(xt)
+        np.testing.assert_allclose(ym.numpy(), yt.detach().numpy(), atol=1e-12)
+        g = rng.standard_normal(yt.shape)
+        ym.backward(mg.tensor(g))
+        yt.backward(torch.tensor(g))
+        np.testing.assert_allclose(xm.grad, xt.grad.numpy(), atol=1e-12)
