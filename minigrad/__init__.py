@@ -3,7 +3,7 @@
 Reading order for learners: backend.py -> tensor.py -> autograd.py -> ops/ -> gradcheck.py.
 """
 
-from minigrad import data, ops, optim
+from minigrad import data, nn, ops, optim
 from minigrad.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from minigrad.backend import (
     Device,
