@@ -86,8 +86,8 @@ def expand(x: Tensor, *shape) -> Tensor:
 
 
 def _index_key(key, x: Tensor):
-    """Normalise an index: tensors and lists become arrays on x's device, and a trailing
-    Ellipsis is added (the array API does not fill in missing axes implicitly).
+    """Normalise an index: tensors, lists and NumPy arrays become arrays on x's device, and a
+    trailing Ellipsis is added (the array API does not fill in missing axes implicitly).
 
     Returns (key, array_axis): array_axis is the axis of the one integer array when it is the
     only non-trivial part of the key (x[idx], x[:, idx], x[..., idx]), which ``take`` handles
@@ -98,7 +98,7 @@ def _index_key(key, x: Tensor):
         key = (key,)
     parts = []
     for k in key:
-        if isinstance(k, list):  # a literal, like an int: it goes to x's device
+        if isinstance(k, list | np.ndarray):  # host indices, like ints, go to x's device
             k = Tensor(k, device=x.device)
         if isinstance(k, np.integer):  # np.argmax(...) and friends: an int, not an array
             k = int(k)

@@ -126,6 +126,8 @@ ARRAY_KEYS = {
     "repeated": (lambda d: _on(d, [1, 1, 0, 1]), [1, 1, 0, 1]),
     "negative": (lambda d: _on(d, [-1, 0]), [-1, 0]),
     "list": (lambda d: [1, 0, 1], [1, 0, 1]),
+    "numpy array": (lambda d: np.array([1, 1, 0]), [1, 1, 0]),
+    "numpy array later axis": (lambda d: (slice(None), np.array([2, 0])), (slice(None), [2, 0])),
     "2-D array": (lambda d: _on(d, [[1, 0], [1, 1]]), [[1, 0], [1, 1]]),
     "later axis": (lambda d: (slice(None), _on(d, [2, 2, 0])), (slice(None), [2, 2, 0])),
     "last axis": (lambda d: (slice(None), slice(None), _on(d, [3, 0, 3])),
