@@ -103,6 +103,7 @@ def _index_key(key, x: Tensor):
         if isinstance(k, np.integer):  # np.argmax(...) and friends: an int, not an array
             k = int(k)
         if isinstance(k, Tensor):
+            k = _lift(k, x, "indexing")  # refuses an index tensor on another device
             if k.dtype.kind not in "iub":
                 raise IndexError(f"tensors used as indices must be integer or bool, got {k.dtype}")
             k = k.data

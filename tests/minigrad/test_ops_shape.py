@@ -188,6 +188,12 @@ def test_numpy_integer_scalar_is_an_int_index(device):
     check(device, lambda x: x[np.int64(1), np.int32(-1)], lambda a: a[1, -1], A)
 
 
+def test_index_tensor_on_another_device_is_refused():
+    x = mg.zeros(3, device="strict:device1")
+    with pytest.raises(mg.DeviceError, match=r"strict:device1 and cpu"):
+        x[mg.tensor([0, 1])]
+
+
 def test_float_tensor_index_is_refused(device):
     x = mg.zeros(3, device=device)
     with pytest.raises(IndexError, match="integer or bool"):
