@@ -31,7 +31,7 @@ class DataLoader:
     """
 
     def __init__(self, *arrays, batch_size: int, shuffle: bool = False, drop_last: bool = False,
-                 seed: int | None = None, device=None, dtype=None):
+                 seed: int | None = None, device="cpu", dtype=None):
         if not arrays:
             raise ValueError("DataLoader needs at least one array")
         arrays = [np.asarray(a) for a in arrays]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from minigrad.optim.optimizer import Optimizer, ema_, with_weight_decay
+from minigrad.optim.optimizer import Optimizer, with_weight_decay
 
 __all__ = ["Adam", "AdamW"]
 
@@ -54,9 +54,12 @@ class Adam(Optimizer):
             g = with_weight_decay(g, p, wd)
 
         m, v = state["exp_avg"], state["exp_avg_sq"]
-        ema_(m, g, b1)
+        m *= b1
+        m += (1 - b1) * g
         g2 = g * g
-        ema_(v, g2, b2)
+        g2 *= 1 - b2
+        v *= b2
+        v += g2
         del g2  # one temporary at a time (see optimizer.py)
         if group["amsgrad"]:
             v = state["max_exp_avg_sq"] = xp.maximum(state["max_exp_avg_sq"], v)

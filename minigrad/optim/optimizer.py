@@ -23,14 +23,6 @@ from minigrad.tensor import Tensor, _leaf
 __all__ = ["Optimizer"]
 
 
-def ema_(average, x, decay: float) -> None:
-    """average <- decay * average + (1 - decay) * x, in place and without a temporary array,
-    computed as decay * (average - x) + x."""
-    average -= x
-    average *= decay
-    average += x
-
-
 def with_weight_decay(g, p: Tensor, weight_decay: float):
     """The L2-penalized gradient g + weight_decay * p (a new array; g itself is never changed)."""
     if not weight_decay:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from minigrad.optim.optimizer import Optimizer, ema_, with_weight_decay
+from minigrad.optim.optimizer import Optimizer, with_weight_decay
 
 __all__ = ["RMSprop"]
 
@@ -49,11 +49,14 @@ class RMSprop(Optimizer):
 
         s = state["square_avg"]
         g2 = g * g
-        ema_(s, g2, alpha)
+        g2 *= 1 - alpha
+        s *= alpha
+        s += g2
         del g2  # one temporary at a time (see optimizer.py)
         if group["centered"]:
             a = state["grad_avg"]
-            ema_(a, g, alpha)
+            a *= alpha
+            a += (1 - alpha) * g
             step = xp.sqrt(s - a * a)
         else:
             step = xp.sqrt(s)
