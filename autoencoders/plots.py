@@ -2,7 +2,8 @@
 
 Images are float arrays in [0, 1] of shape (N, H, W) (grey) or (N, H, W, 3) (colour).
 Every function writes one PNG and returns nothing; figures are closed after saving, so a
-long run does not accumulate them.
+long run does not accumulate them. matplotlib is imported on first use (it takes a second),
+so that a demo that stops early, e.g. for a missing GPU, does not wait for it.
 """
 
 from __future__ import annotations
@@ -10,13 +11,18 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 
-import matplotlib
-
-matplotlib.use("Agg")  # files only: no display needed (and none on servers or in CI)
-import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
-import numpy as np  # noqa: E402
+import numpy as np
 
 __all__ = ["tile", "save_image_rows", "save_image_grid", "save_curves"]
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only: no display needed (and none on servers or in CI)
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def tile(images: np.ndarray, ncols: int, pad: int = 1) -> np.ndarray:
@@ -44,7 +50,7 @@ def _show(ax, canvas: np.ndarray) -> None:
 
 def _save(fig, path: str | os.PathLike) -> None:
     fig.savefig(path, dpi=100, bbox_inches="tight")
-    plt.close(fig)
+    _pyplot().close(fig)
 
 
 def save_image_rows(rows: Mapping[str, np.ndarray], path: str | os.PathLike,
@@ -55,7 +61,7 @@ def save_image_rows(rows: Mapping[str, np.ndarray], path: str | os.PathLike,
     """
     strips = [tile(images, len(images)) for images in rows.values()]
     height, width = strips[0].shape[:2]
-    fig, axes = plt.subplots(len(strips), 1, squeeze=False,
+    fig, axes = _pyplot().subplots(len(strips), 1, squeeze=False,
                              figsize=(max(4.0, width / 28 * 0.6), 0.75 * len(strips) + 0.4))
     for ax, label, canvas in zip(axes[:, 0], rows, strips, strict=True):
         _show(ax, canvas)
@@ -71,7 +77,7 @@ def save_image_grid(images: np.ndarray, path: str | os.PathLike, ncols: int,
     canvas = tile(images, ncols)
     height, width = canvas.shape[:2]
     scale = 5.0 / max(height, width)
-    fig, ax = plt.subplots(figsize=(width * scale, height * scale + (0.4 if title else 0)))
+    fig, ax = _pyplot().subplots(figsize=(width * scale, height * scale + (0.4 if title else 0)))
     _show(ax, canvas)
     if title:
         ax.set_title(title, fontsize=10)
@@ -81,12 +87,13 @@ def save_image_grid(images: np.ndarray, path: str | os.PathLike, ncols: int,
 def save_curves(history: Sequence[Mapping[str, float]], keys: Sequence[str],
                 path: str | os.PathLike, ylabel: str, title: str | None = None) -> None:
     """Metrics per epoch from the trainer's history (rows with "epoch" and each of ``keys``)."""
-    fig, ax = plt.subplots(figsize=(5, 3.5))
+    fig, ax = _pyplot().subplots(figsize=(5, 3.5))
     epochs = [row["epoch"] for row in history]
     for key in keys:
         ax.plot(epochs, [row[key] for row in history], marker="o", markersize=3,
                 label=key.replace("_", " "))
     ax.set_xlabel("epoch")
+    ax.xaxis.get_major_locator().set_params(integer=True)
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
     ax.legend()

@@ -1,0 +1,124 @@
+"""Train a variational autoencoder on MNIST and generate digits from it.
+
+    python demos/train_mnist_vae.py                     # 784-400-20 VAE, 10 epochs, CPU
+    python demos/train_mnist_vae.py --latent-dim 2      # adds the 2-D manifold figure
+
+Writes into --out (default runs/mnist_vae):
+- samples.png        digits decoded from z ~ N(0, I), the prior;
+- manifold.png       (latent size 2 only) decodings of a grid of z through the inverse normal
+                     CDF, so equal areas of the prior get equal space (Kingma & Welling);
+- interpolation.png  decodings along straight lines between the codes (means) of test digits;
+- elbo_curves.png    -ELBO = BCE + KL per image, training and test, per epoch;
+- metrics.json       test -ELBO (BCE + KL, nats per image, as PyTorch's examples/vae reports
+                     it), its two parts, the ELBO, epochs, times, data set;
+- metrics.jsonl, checkpoint.npz  the trainer's log and checkpoint (--resume continues).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import common
+import numpy as np
+from scipy.special import ndtri
+
+import minigrad as mg
+from autoencoders import plots
+from autoencoders.models import VAE, ConvVAE, vae_loss_fn
+from autoencoders.train import Trainer, predict
+from minigrad import optim
+
+
+def parser() -> argparse.ArgumentParser:
+    return common.base_parser(__doc__.splitlines()[0], out="runs/mnist_vae", latent_dim=20,
+                              hidden="400", epochs=10, lr=1e-3)
+
+
+def build_model(args: argparse.Namespace, image_shape: tuple[int, int]):
+    if args.model == "mlp":
+        return VAE((int(np.prod(image_shape)), *args.hidden, args.latent_dim))
+    return ConvVAE(1, args.channels, args.latent_dim, image_shape)
+
+
+def interpolation_rows(model, x: np.ndarray, labels: np.ndarray, image_shape,
+                       steps: int = 10, pairs: int = 4) -> dict[str, np.ndarray]:
+    """Decodings of (1 - t) mu_a + t mu_b for t in [0, 1], between test digits of
+    different classes: one row per pair, labelled "a -> b"."""
+    firsts = [int(np.flatnonzero(labels == c)[0]) for c in np.unique(labels)]
+    ends = [(firsts[i], firsts[-1 - i]) for i in range(pairs)]
+    mu = predict(model, x[[i for pair in ends for i in pair]], fn=lambda m, x: m.encode(x)[0])
+    t = np.linspace(0, 1, steps, dtype=np.float32)[:, None]
+    rows = {}
+    for k, (a, b) in enumerate(ends):
+        z = (1 - t) * mu[2 * k] + t * mu[2 * k + 1]
+        images = predict(model, z, fn=lambda m, z: m.decode(z))
+        rows[f"{labels[a]} -> {labels[b]}"] = images.reshape(-1, *image_shape)
+    return rows
+
+
+def manifold(model, image_shape, n: int = 20) -> np.ndarray:
+    """Decodings of an n x n grid of 2-D codes at the normal quantiles of (k + 0.5) / n."""
+    q = ndtri((np.arange(n) + 0.5) / n).astype(np.float32)
+    z = np.stack(np.meshgrid(q, q[::-1]), axis=-1).reshape(-1, 2)  # z2 grows upwards
+    return predict(model, z, fn=lambda m, z: m.decode(z)).reshape(-1, *image_shape)
+
+
+def train(args: argparse.Namespace) -> dict:
+    """Train, draw the figures, write metrics.json; returns the metrics."""
+    device = mg.device(args.device)  # an unusable device fails here, before any work
+    started = time.perf_counter()
+    data = common.load_images(args)
+    out = Path(args.out)
+    mg.manual_seed(args.seed)
+    model = build_model(args, data.image_shape)
+    optimizer = optim.Adam(model.parameters(), lr=args.lr)
+    trainer = Trainer(model, vae_loss_fn("bernoulli"), optimizer,
+                      common.scheduler(optimizer, args), device=device, out_dir=out,
+                      seed=args.seed, progress=not args.no_progress)
+    x_train = common.model_inputs(data.x_train, args.model)
+    x_test = common.model_inputs(data.x_test, args.model)
+    history = trainer.fit((x_train,), (x_test,), epochs=args.epochs,
+                          batch_size=args.batch_size, resume=args.resume)
+
+    z = np.random.default_rng(args.seed).standard_normal((64, args.latent_dim))
+    samples = predict(model, z.astype(np.float32), fn=lambda m, z: m.decode(z))
+    plots.save_image_grid(samples.reshape(-1, *data.image_shape), out / "samples.png",
+                          ncols=8, title="decoded from z ~ N(0, I)")
+    if args.latent_dim == 2:
+        plots.save_image_grid(manifold(model, data.image_shape), out / "manifold.png",
+                              ncols=20, title="2-D latent space")
+    plots.save_image_rows(interpolation_rows(model, x_test, data.y_test, data.image_shape),
+                          out / "interpolation.png")
+    plots.save_curves(history, ["train_loss", "test_loss"], out / "elbo_curves.png",
+                      ylabel="-ELBO = BCE + KL (nats per image)", title="VAE")
+
+    last = history[-1]
+    metrics = {
+        "dataset": data.name,
+        "model": args.model,
+        "latent_dim": args.latent_dim,
+        "epochs": last["epoch"],
+        "test_loss_bce_kl_per_image": last["test_loss"],
+        "test_elbo_nats_per_image": last["test_elbo"],
+        "test_bce_per_image": last["test_recon"],
+        "test_kl_per_image": last["test_kl"],
+        "train_seconds": sum(row["time"] for row in history),
+        "seconds_per_epoch": sum(row["time"] for row in history) / len(history),
+        "wall_seconds": time.perf_counter() - started,
+        "device": str(device),
+    }
+    common.write_json(metrics, out / "metrics.json")
+    print(f"test loss (BCE + KL) {metrics['test_loss_bce_kl_per_image']:.2f} nats per image; "
+          f"figures in {out}")
+    return metrics
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parser().parse_args(argv)
+    return common.run(lambda: train(args), args.threads)
+
+
+if __name__ == "__main__":
+    main()
