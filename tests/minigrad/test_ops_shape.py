@@ -264,19 +264,21 @@ def test_pad_needs_one_pair_per_axis(device):
 
 # -- dtype kept ----------------------------------------------------------------------------
 
-SHAPE_OPS = [
-    lambda x: x.reshape(-1), lambda x: x.flatten(), lambda x: x.T, lambda x: x.permute(1, 0, 2),
-    lambda x: x.unsqueeze(1).squeeze(1), lambda x: x.expand(2, 2, 3, 4), lambda x: x[1, ::-1],
-    lambda x: x[:, [0, 0, 2]], lambda x: mg.concat([x, x]), lambda x: mg.stack([x, x], -1),
-    lambda x: x.split(1, axis=1)[1], lambda x: x.pad(1),
-]
+SHAPE_OPS = {
+    "reshape": lambda x: x.reshape(-1), "flatten": lambda x: x.flatten(), ".T": lambda x: x.T,
+    "permute": lambda x: x.permute(1, 0, 2), "squeeze": lambda x: x.unsqueeze(1).squeeze(1),
+    "expand": lambda x: x.expand(2, 2, 3, 4), "basic index": lambda x: x[1, ::-1],
+    "array index": lambda x: x[:, [0, 0, 2]], "concat": lambda x: mg.concat([x, x]),
+    "stack": lambda x: mg.stack([x, x], -1), "split": lambda x: x.split(1, axis=1)[1],
+    "pad": lambda x: x.pad(1),
+}
 
 
 @pytest.mark.parametrize("dtype", [mg.float32, mg.float64], ids=str)
-@pytest.mark.parametrize("op", SHAPE_OPS)
-def test_shape_ops_keep_dtype(device, op, dtype):
+@pytest.mark.parametrize("name", SHAPE_OPS)
+def test_shape_ops_keep_dtype(device, name, dtype):
     x = mg.tensor(A, dtype=dtype, device=device, requires_grad=True)
-    out = op(x)
+    out = SHAPE_OPS[name](x)
     assert out.dtype == dtype and out.device is x.device
     out.sum().backward()
     assert x.device.canonical(x.grad.dtype) == dtype and x.grad.shape == A.shape
