@@ -24,19 +24,20 @@ def grads_at(step: int) -> list[np.ndarray]:
     return [GRAD_SCALES[step % 3] * rng.standard_normal(s) for s in SHAPES]
 
 
-def run(make_opt, device, steps, values=None, opt_state=None):
+def run(make_opt, device, steps, values=None, opt_state=None, dtype=None):
     """(parameter values as NumPy arrays, optimizer) after ``steps`` steps on the fixed
     gradients, starting from ``values`` and optionally from a loaded optimizer state."""
     values = initial_params() if values is None else values
     # Copies: on the CPU a tensor made from an array shares its memory, and steps are in place.
-    params = [mg.tensor(v.copy(), device=device, requires_grad=True) for v in values]
+    params = [mg.tensor(v.copy(), dtype=dtype, device=device, requires_grad=True)
+              for v in values]
     opt = make_opt(params)
     if opt_state is not None:
         opt.load_state_dict(opt_state)
     first = 0 if opt_state is None else 3
     for step in range(first, first + steps):
         for p, g in zip(params, grads_at(step), strict=True):
-            p.grad = mg.tensor(g, device=device).data
+            p.grad = mg.tensor(g, dtype=p.dtype, device=device).data
         opt.step()
     return [p.numpy() for p in params], opt
 
@@ -165,19 +166,22 @@ def test_hand_computed_values():
     np.testing.assert_allclose(p.numpy(), [-3 * 0.5 * 2 / 3, 3 * 0.5 * 3 / 4], rtol=1e-12)
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("case", CASES, ids=[case_id(c) for c in CASES])
-def test_matches_torch_optim(case):
+def test_matches_torch_optim(case, dtype):
     torch = pytest.importorskip("torch")
     name, options = case
-    got, _ = run(lambda ps: getattr(optim, name)(ps, **options), "cpu", steps=3)
-    params = [torch.tensor(v, requires_grad=True) for v in initial_params()]
+    got, _ = run(lambda ps: getattr(optim, name)(ps, **options), "cpu", steps=3, dtype=dtype)
+    params = [torch.tensor(v.astype(dtype), requires_grad=True) for v in initial_params()]
     opt = getattr(torch.optim, name)(params, **options)
     for step in range(3):
         for p, g in zip(params, grads_at(step), strict=True):
-            p.grad = torch.tensor(g)
+            p.grad = torch.tensor(g.astype(dtype))
         opt.step()
+    tol = {"float64": 1e-10, "float32": 1e-5}[dtype]
     for g, p in zip(got, params, strict=True):
-        np.testing.assert_allclose(g, p.detach().numpy(), rtol=1e-10, atol=1e-12)
+        assert g.dtype == dtype
+        np.testing.assert_allclose(g, p.detach().numpy(), rtol=tol, atol=tol)
 
 
 def test_param_groups_use_their_own_options(device):
