@@ -60,16 +60,14 @@ def load(path, device=None):
     """Read an object written by ``save``. Tensors come back as Tensors on ``device`` (default
     the CPU) with their dtype and requires_grad; arrays come back as NumPy arrays.
 
-    Raises FileNotFoundError for a missing file and ValueError, naming the path, for a file
-    that is not a readable minigrad archive.
+    Raises OSError (FileNotFoundError ...) when the file cannot be opened, and ValueError,
+    naming the path, for a file that is not a readable minigrad archive.
     """
     dev = _device(device)
     path = os.fspath(path)
     try:
-        archive = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+        archive = np.load(path, allow_pickle=False)  # OSErrors (missing file ...) pass through
+    except (ValueError, EOFError, zipfile.BadZipFile) as err:
         raise ValueError(f"{path}: not a minigrad file (not an .npz archive: {err})") from None
     if not isinstance(archive, np.lib.npyio.NpzFile):
         raise ValueError(f"{path}: not a minigrad file (a single .npy array, not an archive)")
