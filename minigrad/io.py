@@ -53,7 +53,7 @@ def save(obj, path) -> None:
     node = _encode(obj, (), arrays, {})
     header = json.dumps({"format": "minigrad", "version": _VERSION, "object": node})
     arrays[_HEADER] = np.array(header)
-    _write_atomically(os.fspath(path), lambda f: np.savez(f, **arrays))
+    _write_atomically(os.fspath(path), lambda f: _write_npz(f, arrays))
 
 
 def load(path, device=None):
@@ -164,6 +164,15 @@ def _decode(node, archive, dev, loaded: dict):
 
 
 # -- writing ------------------------------------------------------------------------------------
+
+def _write_npz(file, arrays: dict[str, np.ndarray]) -> None:
+    """What np.savez(file, **arrays) does, minus its keyword clash (an entry named "file" or
+    "allow_pickle") and with pickle refused: one uncompressed ``name.npy`` per array."""
+    with zipfile.ZipFile(file, mode="w", compression=zipfile.ZIP_STORED) as archive:
+        for name, array in arrays.items():
+            with archive.open(name + ".npy", mode="w", force_zip64=True) as entry:
+                np.lib.format.write_array(entry, array, allow_pickle=False)
+
 
 def _write_atomically(path: str, write) -> None:
     """Call ``write(file)`` on a new file next to ``path``, then move it over ``path``."""

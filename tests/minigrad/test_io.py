@@ -151,17 +151,26 @@ def test_a_crash_while_writing_leaves_the_old_file_intact(tmp_path, monkeypatch)
     path = tmp_path / "ckpt.npz"
     mg.save({"epoch": 1, "w": mg.ones(3)}, path)
 
-    def crashing_savez(file, **arrays):
-        file.write(b"PK\x03\x04 half a zip archive")
+    def crashing_write(file, array, **options):
+        file.write(b"\x93NUMPY half an array")
         raise RuntimeError("simulated crash")
 
-    monkeypatch.setattr(np, "savez", crashing_savez)
+    monkeypatch.setattr(np.lib.format, "write_array", crashing_write)
     with pytest.raises(RuntimeError, match="simulated crash"):
         mg.save({"epoch": 2, "w": mg.zeros(3)}, path)
     monkeypatch.undo()
     assert os.listdir(tmp_path) == ["ckpt.npz"]  # no temporary file left behind
     got = mg.load(path)
     assert got["epoch"] == 1 and np.array_equal(got["w"].numpy(), np.ones(3))
+
+
+def test_keys_that_are_also_savez_arguments(tmp_path):
+    obj = {"file": mg.ones(2), "allow_pickle": mg.zeros(1), "args": [np.arange(3)]}
+    mg.save(obj, tmp_path / "k.npz")
+    got = mg.load(tmp_path / "k.npz")
+    np.testing.assert_array_equal(got["file"].numpy(), np.ones(2))
+    np.testing.assert_array_equal(got["allow_pickle"].numpy(), np.zeros(1))
+    np.testing.assert_array_equal(got["args"][0], np.arange(3))
 
 
 def test_saved_file_gets_ordinary_permissions(tmp_path):
