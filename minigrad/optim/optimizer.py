@@ -157,10 +157,11 @@ class Optimizer:
                 raise ValueError(f"parameter group {i}: the loaded state has "
                                  f"{len(saved['params'])} parameters, this optimizer has "
                                  f"{len(own['params'])}")
-            by_position.update(zip(saved["params"], own["params"], strict=True))
+            by_position.update((int(k), p) for k, p in zip(saved["params"], own["params"],
+                                                           strict=True))
         state = {}
         for position, buffers in state_dict["state"].items():
-            position = int(position)  # tolerate serializers that turned the keys to strings
+            position = int(position)  # tolerate serializers that turn keys into strings
             if position not in by_position:
                 raise ValueError(f"the loaded state has buffers for parameter {position}, but "
                                  f"its groups list parameters {sorted(by_position)}")

@@ -246,6 +246,21 @@ def test_load_state_dict_moves_buffers_to_each_parameters_device(device):
         assert p.device.canonical(opt.state[p]["exp_avg_sq"].dtype) == np.float64
 
 
+def test_load_state_dict_accepts_string_positions():
+    # As a JSON round trip of the state dict would give.
+    _, opt = run(lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9), "cpu", steps=2)
+    state = opt.state_dict()
+    state["state"] = {str(k): v for k, v in state["state"].items()}
+    for group in state["param_groups"]:
+        group["params"] = [str(k) for k in group["params"]]
+    params = [mg.tensor(v, requires_grad=True) for v in initial_params()]
+    opt2 = optim.SGD(params, lr=0.1, momentum=0.9)
+    opt2.load_state_dict(state)
+    np.testing.assert_array_equal(
+        opt2.state[params[1]]["momentum_buffer"],
+        opt.state[opt.param_groups[0]["params"][1]]["momentum_buffer"])
+
+
 def test_load_state_dict_errors():
     _, opt = run(lambda ps: optim.Adam(ps), "cpu", steps=1)
     state = opt.state_dict()
