@@ -10,6 +10,7 @@ from __future__ import annotations
 from minigrad.backend import DeviceError
 from minigrad.ops.activations import elu, gelu, leaky_relu, relu, sigmoid, silu, softplus, tanh
 from minigrad.ops.conv import (
+    _check_operands,
     avg_pool2d,
     conv2d,
     conv_transpose2d,
@@ -39,10 +40,7 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     With x2, g2 = x and g flattened to (rows, in) and (rows, out):
     dx = g2 @ W,  dW = g2^T @ x2,  db = sum of g2 over rows.
     """
-    for t in (weight, bias):
-        if t is not None and t.device is not x.device:
-            raise DeviceError(f"linear: input on {x.device} but parameter on {t.device}; "
-                              "move the layer with .to(device)")
+    _check_operands("linear", x, weight, bias)
     out_features, in_features = weight.shape
     if x.ndim == 0 or x.shape[-1] != in_features:
         raise ValueError(f"linear: weight of shape {weight.shape} expects inputs (..., "
@@ -51,7 +49,7 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     x2 = xp.reshape(x.data, (-1, in_features))
     out = x2 @ weight.data.T
     if bias is not None:
-        out += bias.data
+        out += xp.astype(bias.data, out.dtype)
     out = xp.reshape(out, x.shape[:-1] + (out_features,))
 
     def backward(g):
@@ -82,6 +80,7 @@ def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | Non
     """
     if x.ndim < 2:
         raise ValueError(f"batch_norm: expected an input (N, C, ...), got shape {x.shape}")
+    _check_operands("batch_norm", x, running_mean, running_var, weight, bias)
     channels = x.shape[1]
     shape = (1, channels) + (1,) * (x.ndim - 2)       # broadcasts a (C,) vector along axis 1
     if not training and running_mean is not None:
@@ -110,10 +109,12 @@ def _batch_norm_train(x, running_mean, running_var, weight, bias, momentum, eps,
     if bias is not None:
         out = out + xp.reshape(bias.data, shape)
     if running_mean is not None:
+        stat_dtype = running_mean.data.dtype
         running_mean.data *= 1 - momentum
-        running_mean.data += momentum * xp.reshape(mean_, (-1,))
+        running_mean.data += xp.astype(momentum * xp.reshape(mean_, (-1,)), stat_dtype)
         running_var.data *= 1 - momentum
-        running_var.data += (momentum * count / (count - 1)) * xp.reshape(var, (-1,))
+        unbiased = (count / (count - 1)) * xp.reshape(var, (-1,))
+        running_var.data += xp.astype(momentum * unbiased, stat_dtype)
 
     def backward(g):
         gh = g if w is None else g * w
@@ -192,6 +193,12 @@ def l1_loss(input: Tensor, target, reduction: str = "mean") -> Tensor:
     return _reduce(abs(input - target), reduction)
 
 
+def _clamped_log(xp, a):
+    """log(a) clamped at -100, as PyTorch's BCE, without ever evaluating log(0)."""
+    positive = a > 0
+    return xp.where(positive, xp.clip(xp.log(xp.where(positive, a, 1.0)), -100.0, None), -100.0)
+
+
 def binary_cross_entropy(input: Tensor, target, reduction: str = "mean") -> Tensor:
     """-(y log p + (1 - y) log(1 - p)) for probabilities p = input and targets y in [0, 1].
 
@@ -202,8 +209,7 @@ def binary_cross_entropy(input: Tensor, target, reduction: str = "mean") -> Tens
     input, target = _pair_operands("binary_cross_entropy", input, target)
     xp = input.device.xp
     p, y = input.data, target.data
-    log_p = xp.clip(xp.log(p), -100.0, None)
-    log_q = xp.clip(xp.log(1 - p), -100.0, None)
+    log_p, log_q = _clamped_log(xp, p), _clamped_log(xp, 1 - p)
     out = -(y * log_p + (1 - y) * log_q)
 
     def backward(g):

@@ -72,15 +72,16 @@ def _check_input(op: str, x: Tensor, *others: Tensor | None) -> None:
     if not isinstance(x, Tensor) or x.ndim != 4:
         shape = x.shape if isinstance(x, Tensor) else type(x).__name__
         raise ValueError(f"{op}: expected an input of shape (N, C, H, W), got {shape}")
+    _check_operands(op, x, *others)
+
+
+def _check_operands(op: str, x: Tensor, *others: Tensor | None) -> None:
+    """The parameters (None: absent) must live on the input's device. Mixed dtypes promote
+    as in every other op (float32 weights with float64 data compute in float64)."""
     for t in others:
-        if t is None:
-            continue
-        if t.device is not x.device:
+        if t is not None and t.device is not x.device:
             raise DeviceError(f"{op}: input on {x.device} but parameter on {t.device}; "
                               "move the layer with .to(device)")
-        if t.dtype != x.dtype:
-            raise TypeError(f"{op}: input is {x.dtype} but parameter is {t.dtype}; make them "
-                            "equal (e.g. layer.to(dtype=...) or x.to(dtype=...))")
 
 
 def _check_output(op: str, x: Tensor, out_hw: tuple[int, int]) -> None:
@@ -183,7 +184,7 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padd
     w2 = xp.reshape(weight.data, (o, c * kh * kw))
     out = w2 @ cols                                                       # (O, Ho*Wo*N)
     if bias is not None:
-        out += xp.reshape(bias.data, (o, 1))
+        out += xp.astype(xp.reshape(bias.data, (o, 1)), out.dtype)
     y = _nchw(xp, xp.reshape(out, (o, ho, wo, n)))
 
     def backward(g):
@@ -238,7 +239,7 @@ def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stri
     out = _col2im(dev, w2.T @ x2, padded_shape, (kh, kw), stride, dilation, (h, w))
     out = _cropped(out, padding, (ho, wo))                                 # (C_out, Ho, Wo, N)
     if bias is not None:
-        out += xp.reshape(bias.data, (o, 1, 1, 1))
+        out += xp.astype(xp.reshape(bias.data, (o, 1, 1, 1)), out.dtype)
     y = _nchw(xp, out)
 
     def backward(g):
