@@ -200,3 +200,25 @@ def test_training_on_another_device(tmp_path, device):
     resumed = _trainer(tmp_path / "cpu", "vae", device=device)
     resumed.fit((X_TRAIN,), (X_TEST,), epochs=2, batch_size=32, resume=True)
     assert resumed.epoch == 2
+
+
+def test_a_failed_checkpoint_write_leaves_the_previous_one(tmp_path, monkeypatch):
+    """Checkpoints go through minigrad.save, which writes a temporary file and renames it:
+    a crash while writing epoch 2's leaves epoch 1's intact and no partial file."""
+    t = _trainer(tmp_path, "ae")
+    t.fit((X_TRAIN,), (X_TEST,), epochs=1, batch_size=32)
+
+    write_array = np.lib.format.write_array
+    written = []
+
+    def crash_after_one_array(*args, **kwargs):  # the archive is half written
+        if written:
+            raise OSError("disk full")
+        written.append(write_array(*args, **kwargs))
+
+    monkeypatch.setattr(np.lib.format, "write_array", crash_after_one_array)
+    with pytest.raises(OSError, match="disk full"):
+        t.fit((X_TRAIN,), (X_TEST,), epochs=2, batch_size=32, resume=True)
+    monkeypatch.undo()
+    assert mg.load(tmp_path / "checkpoint.npz")["epoch"] == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.npz", "metrics.jsonl"]
