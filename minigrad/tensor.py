@@ -261,7 +261,7 @@ def _as_array(data, dtype, device):
     """(backend array, Device) for Tensor(data, dtype, device).
 
     Floats default to float32 (Python numbers and lists); arrays keep their dtype unless one
-    is given; integers become int64. An array on another device than ``device`` is copied.
+    is given; integers become int64. The data is always copied, never aliased.
     """
     if isinstance(data, Tensor):
         data = data.data
@@ -280,8 +280,13 @@ def _as_array(data, dtype, device):
         raise TypeError(f"cannot make a tensor from {type(data).__name__}; expected a number, "
                         "a (nested) list, or a NumPy/CuPy array") from None
     dev = source if device is None else _device(device)
+    original = data
     if dev is not source:
         data = dev.from_numpy(to_numpy(data))
     if dtype is not None and dev.canonical(data.dtype) != np.dtype(dtype):
         data = dev.xp.astype(data, dev.xp_dtype(dtype))
+    elif data is original:
+        # Copy, as torch.tensor does: an optimizer updating the tensor in place must not
+        # change the caller's array behind its back.
+        data = dev.xp.asarray(data, copy=True)
     return data, dev
