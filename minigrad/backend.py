@@ -189,9 +189,30 @@ class Device:
 _devices: dict[str, Device] = {}
 
 
+def _keep_freed_host_memory() -> None:
+    """Ask glibc to keep large freed blocks for reuse instead of returning them to the OS.
+
+    A training step allocates and frees the same large arrays every time (activations,
+    im2col matrices, gradients). By default glibc gives big blocks back to the OS when they
+    are freed, so every step pays a page fault per 4 KiB to get them back: about 10 ms of a
+    36 ms conv-autoencoder step on one core. (CuPy pools GPU memory for the same reason.)
+    Linux/glibc only; skipped elsewhere.
+    """
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    libc.mallopt(m_mmap_threshold, 32 * 2**20)  # blocks up to 32 MiB (glibc's maximum): heap
+    libc.mallopt(m_trim_threshold, 256 * 2**20)  # keep up to 256 MiB of free heap for reuse
+
+
 def _cpu() -> Device:
     import array_api_compat.numpy as xp
 
+    _keep_freed_host_memory()
     return Device("cpu", "cpu", None, xp, "cpu")
 
 
