@@ -20,11 +20,13 @@ def is_grad_enabled() -> bool:
     return _grad_enabled
 
 
-class set_grad_enabled:
-    """Context manager (and decorator) that turns graph recording on or off."""
+class _GradMode:
+    """Base of the grad-mode context managers: the mode holds inside the ``with`` block (or
+    the decorated function), and the previous mode comes back on exit."""
 
-    def __init__(self, mode: bool):
-        self.mode = bool(mode)
+    mode = True
+
+    def __init__(self):
         self._previous: list[bool] = []
 
     def __enter__(self):
@@ -39,37 +41,46 @@ class set_grad_enabled:
     def __call__(self, fn):
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            with self.__class__(self.mode):
+            with self:
                 return fn(*args, **kwargs)
 
         return wrapper
 
 
-class no_grad(set_grad_enabled):
+class no_grad(_GradMode):
     """``with no_grad(): ...`` computes without recording a graph (inference, updates)."""
 
-    def __init__(self):
-        super().__init__(False)
-
-    def __call__(self, fn):
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            with no_grad():
-                return fn(*args, **kwargs)
-
-        return wrapper
+    mode = False
 
 
-class enable_grad(set_grad_enabled):
+class enable_grad(_GradMode):
     """Turns graph recording back on inside a ``no_grad`` block."""
 
-    def __init__(self):
-        super().__init__(True)
+    mode = True
+
+
+class set_grad_enabled(_GradMode):
+    """Turn graph recording on or off: at once when called (``set_grad_enabled(False)``),
+    and back to the previous mode at the end of a ``with set_grad_enabled(...):`` block."""
+
+    def __init__(self, mode: bool):
+        global _grad_enabled
+        super().__init__()
+        self.mode = bool(mode)
+        self._previous.append(_grad_enabled)
+        _grad_enabled = self.mode
+
+    def __enter__(self):
+        pass  # the mode was already set on construction
 
     def __call__(self, fn):
+        global _grad_enabled
+        _grad_enabled = self._previous.pop()  # as a decorator, it changes nothing until called
+        mode = self.mode
+
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            with enable_grad():
+            with set_grad_enabled(mode):
                 return fn(*args, **kwargs)
 
         return wrapper

@@ -314,6 +314,11 @@ def device_of(array) -> Device:
     raise TypeError(f"expected a NumPy, CuPy or array_api_strict array, got {type(array)!r}")
 
 
+def is_host_array(value) -> bool:
+    """Whether ``value`` is a NumPy array (host memory, whatever the device in use)."""
+    return isinstance(value, np.ndarray)
+
+
 def to_numpy(array) -> np.ndarray:
     """Copy any backend array to a NumPy array on the host (no copy for NumPy arrays)."""
     if isinstance(array, np.ndarray | np.generic):

@@ -33,19 +33,22 @@ def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor
     return Tensor(data, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
-def full(*shape, fill_value, dtype=float32, device=None, requires_grad=False) -> Tensor:
-    """A tensor of ``shape`` filled with ``fill_value``."""
+def full(shape, fill_value, dtype=float32, device=None, requires_grad=False) -> Tensor:
+    """A tensor of ``shape`` (an int or a tuple) filled with ``fill_value``."""
     dev = _device(device)
-    data = dev.xp.full(_shape(shape), fill_value, dtype=dev.xp_dtype(dtype), device=dev.native)
+    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    data = dev.xp.full(shape, fill_value, dtype=dev.xp_dtype(dtype), device=dev.native)
     return _finish(data, dev, requires_grad)
 
 
 def zeros(*shape, dtype=float32, device=None, requires_grad=False) -> Tensor:
-    return full(*shape, fill_value=0, dtype=dtype, device=device, requires_grad=requires_grad)
+    """zeros(2, 3) or zeros((2, 3))."""
+    return full(_shape(shape), 0, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
 def ones(*shape, dtype=float32, device=None, requires_grad=False) -> Tensor:
-    return full(*shape, fill_value=1, dtype=dtype, device=device, requires_grad=requires_grad)
+    """ones(2, 3) or ones((2, 3))."""
+    return full(_shape(shape), 1, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
 def arange(start, stop=None, step=1, dtype=None, device=None) -> Tensor:

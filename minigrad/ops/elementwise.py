@@ -72,7 +72,13 @@ def pow(a, b) -> Tensor:
         ga = g * b.data * a.data ** (b.data - 1) if a.requires_grad else None
         gb = None
         if b.requires_grad:  # a may be a Python number here (as in 2 ** x)
-            log_a = math.log(a.data) if isinstance(a.data, int | float) else a.device.xp.log(a.data)
+            # ln a is taken as 0 where a = 0: there a^b is the constant 0 (b > 0), whose slope
+            # is 0, not 0 * ln 0 = nan.
+            if isinstance(a.data, int | float):
+                log_a = math.log(a.data) if a.data != 0 else 0.0
+            else:
+                xp = b.device.xp
+                log_a = xp.log(xp.where(a.data == 0, 1.0, a.data))
             gb = g * out * log_a
         return ga, gb
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import numpy as np
+import numbers
 
+from minigrad.backend import is_host_array
 from minigrad.tensor import Tensor, _from_op, _lift
 
 __all__ = ["reshape", "flatten", "permute", "transpose", "squeeze", "unsqueeze", "expand",
@@ -17,6 +18,13 @@ def _shape_arg(shape) -> tuple[int, ...]:
     return tuple(int(n) for n in shape)
 
 
+def _axis(axis: int, ndim: int) -> int:
+    """``axis`` counted from the front, or IndexError when a tensor of ``ndim`` lacks it."""
+    if not -ndim <= axis < ndim:
+        raise IndexError(f"axis {axis} is out of range for a tensor with {ndim} dimensions")
+    return axis % ndim
+
+
 def reshape(x: Tensor, *shape) -> Tensor:
     """The same values in a new shape (one entry may be -1).   dx = g reshaped back"""
     xp = x.device.xp
@@ -28,7 +36,7 @@ def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     """Merge dimensions start_dim..end_dim (inclusive) into one, as torch.flatten."""
     if x.ndim == 0:
         return reshape(x, (1,))
-    start, end = start_dim % x.ndim, end_dim % x.ndim
+    start, end = _axis(start_dim, x.ndim), _axis(end_dim, x.ndim)
     shape = x.shape
     return reshape(x, shape[:start] + (-1,) + shape[end + 1:])
 
@@ -36,7 +44,7 @@ def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
 def permute(x: Tensor, *dims) -> Tensor:
     """Reorder the axes: out.shape[i] = x.shape[dims[i]].   dx = g permuted by the inverse"""
     xp = x.device.xp
-    dims = tuple(d % x.ndim for d in _shape_arg(dims))
+    dims = tuple(_axis(d, x.ndim) for d in _shape_arg(dims))
     if sorted(dims) != list(range(x.ndim)):
         raise ValueError(f"permute needs each of the {x.ndim} axes once, got {dims}")
     inverse = tuple(sorted(range(x.ndim), key=dims.__getitem__))
@@ -47,6 +55,7 @@ def permute(x: Tensor, *dims) -> Tensor:
 def transpose(x: Tensor, dim0: int = -2, dim1: int = -1) -> Tensor:
     """Swap two axes (the last two by default)."""
     dims = list(range(x.ndim))
+    dim0, dim1 = _axis(dim0, x.ndim), _axis(dim1, x.ndim)
     dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
     return permute(x, tuple(dims))
 
@@ -56,7 +65,7 @@ def squeeze(x: Tensor, axis=None) -> Tensor:
     if axis is None or x.ndim == 0:  # a 0-d tensor squeezes to itself, as in PyTorch
         axes = {i for i, n in enumerate(x.shape) if n == 1}
     else:
-        axes = {a % x.ndim for a in ((axis,) if isinstance(axis, int) else axis)}
+        axes = {_axis(a, x.ndim) for a in ((axis,) if isinstance(axis, int) else axis)}
         bad = [a for a in axes if x.shape[a] != 1]
         if bad:
             raise ValueError(f"cannot squeeze axis {bad[0]} of size {x.shape[bad[0]]} "
@@ -66,7 +75,7 @@ def squeeze(x: Tensor, axis=None) -> Tensor:
 
 def unsqueeze(x: Tensor, axis: int) -> Tensor:
     """Insert a size-1 axis at position ``axis`` of the result."""
-    axis = axis % (x.ndim + 1)
+    axis = _axis(axis, x.ndim + 1)
     return reshape(x, x.shape[:axis] + (1,) + x.shape[axis:])
 
 
@@ -98,9 +107,9 @@ def _index_key(key, x: Tensor):
         key = (key,)
     parts = []
     for k in key:
-        if isinstance(k, list | np.ndarray):  # host indices, like ints, go to x's device
+        if isinstance(k, list) or is_host_array(k):  # host indices, like ints, go to x's device
             k = Tensor(k, device=x.device)
-        if isinstance(k, np.integer):  # np.argmax(...) and friends: an int, not an array
+        if isinstance(k, numbers.Integral):  # np.argmax(...) and friends: an int, not an array
             k = int(k)
         if isinstance(k, Tensor):
             k = _lift(k, x, "indexing")  # refuses an index tensor on another device

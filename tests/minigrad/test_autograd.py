@@ -290,3 +290,14 @@ def test_gradient_has_the_dtype_of_its_tensor_after_mixed_dtype_ops(device):
     np.testing.assert_array_equal(grad_of(w), np.full((2, 2), 3.0))
     w.data -= 0.5 * w.grad  # an optimizer's in-place step must keep working
     assert w.dtype == mg.float32
+
+
+def test_set_grad_enabled_as_a_call_switches_at_once():
+    x = mg.ones(2, requires_grad=True)
+    try:
+        mg.set_grad_enabled(False)
+        assert not mg.is_grad_enabled()
+        assert not (x * 2).requires_grad
+    finally:
+        mg.set_grad_enabled(True)
+    assert mg.is_grad_enabled() and (x * 2).requires_grad

@@ -311,7 +311,7 @@ CREATORS = {
     "zeros": (lambda **kw: mg.zeros(2, 3, **kw), np.zeros((2, 3))),
     "zeros-tuple": (lambda **kw: mg.zeros((2, 3), **kw), np.zeros((2, 3))),
     "ones": (lambda **kw: mg.ones((4,), **kw), np.ones(4)),
-    "full": (lambda **kw: mg.full(2, 2, fill_value=2.5, **kw), np.full((2, 2), 2.5)),
+    "full": (lambda **kw: mg.full((2, 2), 2.5, **kw), np.full((2, 2), 2.5)),
     "eye": (lambda **kw: mg.eye(3, **kw), np.eye(3)),
     "eye-rect": (lambda **kw: mg.eye(2, 4, **kw), np.eye(2, 4)),
     "linspace": (lambda **kw: mg.linspace(0, 1, 5, **kw), np.linspace(0, 1, 5)),
@@ -332,7 +332,7 @@ def test_creation_functions(device, create, expected):
 
 def test_creation_defaults_to_cpu():
     for t in (mg.zeros(2), mg.ones(2), mg.randn(2), mg.rand(2), mg.arange(3), mg.eye(2),
-              mg.linspace(0, 1, 3), mg.full(2, fill_value=1.0), mg.randint(3, size=2)):
+              mg.linspace(0, 1, 3), mg.full(2, 1.0), mg.randint(3, size=2)):
         assert t.device is mg.device("cpu")
 
 

@@ -274,3 +274,14 @@ def test_functional_comparisons(device):
 def test_tensors_stay_hashable():
     a, b = mg.tensor([1.0]), mg.tensor([1.0])
     assert len({a, b}) == 2
+
+
+def test_pow_gradient_of_exponent_at_zero_base_is_zero(device):
+    # d(0^b)/db = 0^b ln 0 -> 0 for b > 0 (PyTorch agrees); never nan, never a crash.
+    b = mg.tensor([1.0, 2.0], device=device, requires_grad=True)
+    (0 ** b).sum().backward()
+    np.testing.assert_array_equal(mg.to_numpy(b.grad), [0.0, 0.0])
+    zeros = mg.zeros(2, device=device)
+    b.grad = None
+    (zeros ** b).sum().backward()
+    np.testing.assert_array_equal(mg.to_numpy(b.grad), [0.0, 0.0])

@@ -282,3 +282,17 @@ def test_shape_ops_keep_dtype(device, name, dtype):
     assert out.dtype == dtype and out.device is x.device
     out.sum().backward()
     assert x.device.canonical(x.grad.dtype) == dtype and x.grad.shape == A.shape
+
+
+@pytest.mark.parametrize("op", [
+    lambda x: x.squeeze(3), lambda x: x.unsqueeze(4), lambda x: x.permute(0, 1, 3),
+    lambda x: x.transpose(0, 3), lambda x: x.flatten(0, 5)])
+def test_axes_out_of_range_are_refused(op):
+    with pytest.raises(IndexError, match="out of range"):
+        op(mg.zeros(1, 2, 3))
+
+
+def test_full_takes_shape_and_value_positionally(device):
+    t = mg.full((2, 3), 1.5, device=device)
+    assert t.shape == (2, 3) and t.dtype == mg.float32
+    np.testing.assert_array_equal(t.numpy(), np.full((2, 3), 1.5, np.float32))
