@@ -202,8 +202,8 @@ def test_to_moves_parameters_and_buffers_in_place_and_back(rng):
     params_before = list(net.parameters())
     values = {k: v.numpy().copy() for k, v in net.state_dict().items()}
     assert net.to("strict:device1") is net
-    assert list(net.parameters()) == params_before or all(
-        a is b for a, b in zip(net.parameters(), params_before, strict=True))
+    # The same Parameter objects (an optimizer holding them keeps working), moved.
+    assert all(a is b for a, b in zip(net.parameters(), params_before, strict=True))
     for name, t in net.state_dict().items():
         assert t.device == mg.device("strict:device1"), name
         np.testing.assert_array_equal(t.numpy(), values[name])
