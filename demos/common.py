@@ -21,8 +21,8 @@ from autoencoders.datasets import DatasetError, load_dataset
 from autoencoders.train import TrainingDivergedError
 from minigrad import optim
 
-__all__ = ["base_parser", "int_list", "load_images", "model_inputs", "run", "scheduler",
-           "write_json"]
+__all__ = ["base_parser", "int_list", "load_images", "model_inputs", "optimizer", "run",
+           "scheduler", "write_json"]
 
 
 def int_list(text: str) -> tuple[int, ...]:
@@ -51,6 +51,8 @@ def base_parser(description: str, out: str, latent_dim: int, hidden: str, epochs
     p.add_argument("--epochs", type=int, default=epochs)
     p.add_argument("--batch-size", type=int, default=batch_size)
     p.add_argument("--lr", type=float, default=lr, help="Adam learning rate")
+    p.add_argument("--weight-decay", type=float, default=0.0,
+                   help="decoupled weight decay (AdamW) when > 0")
     p.add_argument("--schedule", choices=("constant", "cosine"), default="constant",
                    help="learning rate schedule over the epochs")
     p.add_argument("--seed", type=int, default=0)
@@ -77,6 +79,13 @@ def model_inputs(images: np.ndarray, model: str) -> np.ndarray:
     """(N, H, W) images as the models take them: (N, H*W) for "mlp", (N, 1, H, W) for "conv"."""
     n = len(images)
     return images.reshape(n, -1) if model == "mlp" else images.reshape(n, 1, *images.shape[1:])
+
+
+def optimizer(model, args: argparse.Namespace):
+    """Adam with --lr, or AdamW when --weight-decay is set."""
+    if args.weight_decay > 0:
+        return optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    return optim.Adam(model.parameters(), lr=args.lr)
 
 
 def scheduler(optimizer, args: argparse.Namespace):

