@@ -33,8 +33,6 @@ from __future__ import annotations
 import functools
 import math
 
-import numpy as np
-
 from minigrad.backend import Device, DeviceError
 from minigrad.ops.linalg import matmul
 from minigrad.ops.shape import permute, reshape
@@ -381,18 +379,18 @@ def _upsample_bilinear(x: Tensor, sh: int, sw: int, align_corners: bool) -> Tens
 
 @functools.lru_cache(maxsize=64)
 def _interpolation_matrix(n_in: int, n_out: int, align_corners: bool, dev: Device, dtype):
-    """(n_out, n_in) linear interpolation weights: output r reads input positions lo and
-    lo + 1 around its source coordinate with weights 1 - frac and frac. Built once per size
-    on the host (a constant) and kept on the device."""
-    r = np.arange(n_out)
+    """(n_out, n_in) linear interpolation weights: output r reads the inputs lo and lo + 1
+    around its source coordinate, with weights 1 - frac and frac (both at the last input
+    past the end). Built once per size, on the device."""
+    xp = dev.xp
+    r = xp.arange(n_out, dtype=dev.xp_dtype(dtype), device=dev.native)
     if align_corners:
-        source = r * ((n_in - 1) / (n_out - 1)) if n_out > 1 else np.zeros(n_out)
+        source = r * ((n_in - 1) / (n_out - 1)) if n_out > 1 else r * 0
     else:
-        source = np.maximum((r + 0.5) * (n_in / n_out) - 0.5, 0.0)
-    lo = np.minimum(np.floor(source).astype(np.int64), n_in - 1)
-    hi = np.minimum(lo + 1, n_in - 1)
+        source = xp.clip((r + 0.5) * (n_in / n_out) - 0.5, 0.0, None)
+    lo = xp.clip(xp.floor(source), None, n_in - 1)
+    hi = xp.clip(lo + 1, None, n_in - 1)
     frac = source - lo
-    weights = np.zeros((n_out, n_in))
-    np.add.at(weights, (r, lo), 1 - frac)
-    np.add.at(weights, (r, hi), frac)
-    return dev.from_numpy(weights, dtype)
+    inputs = xp.arange(n_in, dtype=r.dtype, device=dev.native)[None, :]
+    return (xp.astype(inputs == lo[:, None], r.dtype) * (1 - frac)[:, None]
+            + xp.astype(inputs == hi[:, None], r.dtype) * frac[:, None])
