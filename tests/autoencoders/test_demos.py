@@ -48,10 +48,11 @@ def test_autoencoder_demo_resumes(tmp_path):
     assert len((tmp_path / "metrics.jsonl").read_text().splitlines()) == 2
 
 
-@pytest.mark.parametrize("model", ["mlp", "conv"])
-def test_vae_demo_writes_figures_and_metrics(tmp_path, model):
+@pytest.mark.parametrize("model, device", [("mlp", "cpu"), ("conv", "strict:device1")])
+def test_vae_demo_writes_figures_and_metrics(tmp_path, model, device):
+    """strict:device1 stands in for a GPU: the figures are drawn from device tensors too."""
     train_mnist_vae.main([*TINY, "--model", model, "--hidden", "16", "--channels", "4",
-                          "--latent-dim", "2", "--out", str(tmp_path)])
+                          "--latent-dim", "2", "--device", device, "--out", str(tmp_path)])
     for name in ["samples.png", "manifold.png", "interpolation.png", "elbo_curves.png",
                  "metrics.json", "checkpoint.npz"]:
         assert (tmp_path / name).stat().st_size > 0, name
