@@ -12,8 +12,8 @@ What the loop guarantees:
 - A NaN or infinite loss, seen at one of those read-backs, stops training with
   ``TrainingDivergedError`` naming epoch, step and value; the checkpoint of the last good
   epoch is left as it was.
-- Each epoch ends with a test-set evaluation (``model.eval()``, ``no_grad``), a row appended
-  to ``metrics.jsonl`` and an atomic checkpoint (``checkpoint.npz``: model, optimizer,
+- Each epoch ends with a test-set evaluation (``model.eval()``, ``no_grad``), its row in
+  ``metrics.jsonl`` (JSON lines) and an atomic checkpoint (``checkpoint.npz``: model, optimizer,
   scheduler, epoch, history), from which ``fit(..., resume=True)`` continues.
 - Ctrl-C (KeyboardInterrupt) saves a checkpoint of the current weights, then re-raises; a
   resumed run repeats the interrupted epoch from its start with those weights.
@@ -28,7 +28,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -124,11 +123,9 @@ class Trainer:
         """metrics.jsonl: one JSON object per completed epoch, rewritten atomically."""
         if self.out_dir is None:
             return
-        text = "".join(json.dumps(row) + "\n" for row in self.history)
-        fd, tmp = tempfile.mkstemp(dir=self.out_dir, prefix=".metrics.", suffix=".tmp")
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, self.metrics_path)
+        temporary = self.out_dir / ".metrics.jsonl.tmp"
+        temporary.write_text("".join(json.dumps(row) + "\n" for row in self.history))
+        os.replace(temporary, self.metrics_path)  # readers never see a half-written file
 
     # -- training ---------------------------------------------------------------------------------
     def fit(self, train_arrays: Sequence[np.ndarray], test_arrays: Sequence[np.ndarray] | None
