@@ -1,6 +1,6 @@
 """Glue shared by the lecture's application demos (denoising, super-resolution, completion,
-colorization, dimensionality reduction, generation): data subsets, the image-to-image model,
-one training call, and the scores table.
+colorization, dimensionality reduction, generation): data subsets, image layouts, the
+image-to-image model, and the scores and their table.
 
 Images are passed around as (N, C, H, W) float32 arrays in [0, 1]: the convolutional models
 take them as they are, and ``MLPAutoencoder`` flattens any (N, ...) input itself, so one layout
@@ -12,21 +12,17 @@ from __future__ import annotations
 import argparse
 import dataclasses
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import numpy as np
 
 from autoencoders import metrics
 from autoencoders.datasets import Dataset
 from autoencoders.models import Autoencoder, ConvAutoencoder, MLPAutoencoder
-from autoencoders.train import Trainer
-from minigrad import optim
 
 __all__ = [
     "add_subset_flags",
     "channels_first",
     "channels_last",
-    "fit",
     "image_model",
     "image_scores",
     "scores_table",
@@ -80,22 +76,6 @@ def image_model(kind: str, in_shape: Sequence[int], out_shape: Sequence[int],
         return ConvAutoencoder(c_in, channels, latent_dim, h_in, out_channels=c_out,
                                out_image_size=h_out, output=output)
     raise ValueError(f"model kind must be 'mlp' or 'conv', got {kind!r}")
-
-
-def fit(model, loss_fn, train_arrays: Sequence[np.ndarray],
-        test_arrays: Sequence[np.ndarray] | None, args: argparse.Namespace,
-        out_dir: str | Path | None, epochs: int | None = None) -> list[dict]:
-    """Train ``model`` with the lecture's ``Trainer`` and Adam, as the demo flags say
-    (--lr, --schedule, --epochs, --batch-size, --device, --seed, --resume, --no-progress);
-    ``epochs`` overrides --epochs. Returns the trainer's history (one row per epoch)."""
-    epochs = args.epochs if epochs is None else epochs
-    optimizer = optim.Adam(model.parameters(), lr=args.lr)
-    schedule = (optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
-                if args.schedule == "cosine" else None)
-    trainer = Trainer(model, loss_fn, optimizer, schedule, device=args.device, out_dir=out_dir,
-                      seed=args.seed, progress=not args.no_progress)
-    return trainer.fit(train_arrays, test_arrays, epochs=epochs, batch_size=args.batch_size,
-                       resume=args.resume)
 
 
 def image_scores(pred: np.ndarray, target: np.ndarray, mask: np.ndarray | None = None,

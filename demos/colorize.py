@@ -136,9 +136,9 @@ def run(args: argparse.Namespace) -> dict:
     size = data.patch
     model = tasks.image_model(args.model, (1, size, size), (2, size, size), args.latent_dim,
                               args.hidden, args.channels, output="linear")
-    history = tasks.fit(model, colorize_loss_fn,
-                        (gray_train, tasks.channels_first(rgb_train)),
-                        (gray_test, tasks.channels_first(rgb_test)), args, out)
+    history = common.fit(model, colorize_loss_fn,
+                         (gray_train, tasks.channels_first(rgb_train)),
+                         (gray_test, tasks.channels_first(rgb_test)), args, out)
 
     ours = colorize(model, gray_test)
     mean_chroma = (rgb_train.reshape(-1, 3) @ YIQ_FROM_RGB.T).mean(axis=0)[1:]

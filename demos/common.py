@@ -18,10 +18,10 @@ import numpy as np
 
 import minigrad as mg
 from autoencoders.datasets import DatasetError, load_dataset
-from autoencoders.train import TrainingDivergedError
+from autoencoders.train import Trainer, TrainingDivergedError
 from minigrad import optim
 
-__all__ = ["base_parser", "int_list", "load_images", "model_inputs", "optimizer", "run",
+__all__ = ["base_parser", "fit", "int_list", "load_images", "model_inputs", "optimizer", "run",
            "scheduler", "write_json"]
 
 
@@ -93,6 +93,20 @@ def scheduler(optimizer, args: argparse.Namespace):
     if args.schedule == "constant":
         return None
     return optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs)
+
+
+def fit(model, loss_fn, train_arrays, test_arrays, args: argparse.Namespace, out_dir,
+        epochs: int | None = None) -> list[dict]:
+    """Train ``model`` with the Trainer as the flags say (optimizer, schedule, epochs, batch
+    size, device, seed, resume, progress); ``epochs`` overrides --epochs. Returns the history.
+    Used by the demos that train several models, each into its own ``out_dir``."""
+    if epochs is not None:
+        args = argparse.Namespace(**{**vars(args), "epochs": epochs})
+    opt = optimizer(model, args)
+    trainer = Trainer(model, loss_fn, opt, scheduler(opt, args), device=args.device,
+                      out_dir=out_dir, seed=args.seed, progress=not args.no_progress)
+    return trainer.fit(train_arrays, test_arrays, epochs=args.epochs,
+                       batch_size=args.batch_size, resume=args.resume)
 
 
 def write_json(data: dict, path: str | Path) -> None:

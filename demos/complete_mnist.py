@@ -90,7 +90,7 @@ def run(args: argparse.Namespace) -> dict:
                               args.channels)
     loss_fn = autoencoder_loss_fn("bce", corrupt=masking(mean_image, args.square,
                                                          args.random_fraction))
-    history = tasks.fit(model, loss_fn, (x_train,), (x_test,), args, out)
+    history = common.fit(model, loss_fn, (x_train,), (x_test,), args, out)
 
     shown = slice(0, 12)
     scores, rows = {}, {}

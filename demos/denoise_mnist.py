@@ -91,8 +91,8 @@ def run(args: argparse.Namespace) -> dict:
     model = tasks.image_model(args.model, shape, shape, args.latent_dim, args.hidden,
                               args.channels)
     noise = corrupt.NOISES[args.noise]
-    history = tasks.fit(model, autoencoder_loss_fn("bce", corrupt=lambda x: noise(x, level)),
-                        (x_train,), (x_test,), args, out)
+    loss_fn = autoencoder_loss_fn("bce", corrupt=lambda x: noise(x, level))
+    history = common.fit(model, loss_fn, (x_train,), (x_test,), args, out)
 
     noisy = corrupt_images(data.x_test, args.noise, level, args.seed + 1)
     denoised = predict(model, noisy[:, None]).reshape(noisy.shape)

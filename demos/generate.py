@@ -64,7 +64,7 @@ def parser() -> argparse.ArgumentParser:
 
 def train(model, loss_fn, x_train, x_test, args, out_dir: Path) -> float:
     mg.manual_seed(args.seed)
-    history = tasks.fit(model, loss_fn, (x_train,), (x_test,), args, out_dir)
+    history = common.fit(model, loss_fn, (x_train,), (x_test,), args, out_dir)
     return sum(row["time"] for row in history)
 
 

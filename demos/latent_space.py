@@ -1,6 +1,6 @@
 """Dimensionality reduction: an autoencoder's 2-D codes of MNIST against PCA and t-SNE.
 
-    python demos/latent_space.py                  # 2-D MLP autoencoder, 15 epochs, + sweep
+    python demos/latent_space.py                  # 2-D MLP autoencoder, 30 epochs, + sweep
     python demos/latent_space.py --sweep 2,30 --tsne-size 2000
 
 What it measures, all in one run:
@@ -49,7 +49,7 @@ PUBLISHED_1NN = {"PCA": 0.377, "autoencoder": 0.765, "VAE": 0.724, "t-SNE": 0.94
 
 def parser() -> argparse.ArgumentParser:
     p = common.base_parser(__doc__.splitlines()[0], out="runs/latent_space", latent_dim=2,
-                           hidden="512,256,128", epochs=15, lr=2e-3)
+                           hidden="512,256,128", epochs=30, lr=2e-3)
     p.set_defaults(schedule="cosine")
     p.add_argument("--sweep", type=common.int_list, default=(2, 5, 10, 30),
                    help="code sizes of the reconstruction-error sweep")
@@ -71,8 +71,8 @@ def train_autoencoder(latent_dim: int, x_train, x_test, args, out_dir: Path, epo
     returns (model, test squared error per pixel, training seconds)."""
     mg.manual_seed(args.seed)
     model = MLPAutoencoder((x_train.shape[1], *args.hidden, latent_dim))
-    history = tasks.fit(model, autoencoder_loss_fn("bce"), (x_train,), (x_test,), args,
-                        out_dir, epochs=epochs)
+    history = common.fit(model, autoencoder_loss_fn("bce"), (x_train,), (x_test,), args,
+                         out_dir, epochs=epochs)
     seconds = sum(row["time"] for row in history)
     return model, history[-1]["test_sq_error"] / x_train.shape[1], seconds
 

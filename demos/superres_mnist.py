@@ -67,8 +67,8 @@ def run(args: argparse.Namespace) -> dict:
         mg.manual_seed(args.seed)
         model = tasks.image_model(args.model, low_train.shape[1:], x_train.shape[1:],
                                   args.latent_dim, args.hidden, args.channels)
-        history = tasks.fit(model, autoencoder_loss_fn("bce"), (low_train, x_train),
-                            (low_test, x_test), args, out / f"x{factor}")
+        history = common.fit(model, autoencoder_loss_fn("bce"), (low_train, x_train),
+                             (low_test, x_test), args, out / f"x{factor}")
         train_seconds += sum(row["time"] for row in history)
         epochs = history[-1]["epoch"]
         ours = predict(model, low_test).reshape(data.x_test.shape)
