@@ -31,20 +31,24 @@ import numpy as np
 import train_mnist_ae
 import train_mnist_vae
 
+import minigrad as mg
+from autoencoders import plots
 from autoencoders.datasets import load_dataset
+from autoencoders.train import predict
 
 HINTON_ERROR = 3.00   # autoencoder, squared error per test image
 HINTON_PCA = 13.87    # PCA with 30 components, same measure
 VAE_LOSS = 105.6      # PyTorch examples/vae, test loss after 10 epochs
 
 
-def pca_error(x_train: np.ndarray, x_test: np.ndarray, components: int = 30) -> float:
-    """Squared reconstruction error per test image of PCA fitted on the training images."""
+def pca_reconstructions(x_train: np.ndarray, x_test: np.ndarray,
+                        components: int = 30) -> np.ndarray:
+    """The test images projected on the first principal components of the training images
+    and back; images flattened to (N, pixels)."""
     from sklearn.decomposition import PCA
 
     pca = PCA(components, random_state=0).fit(x_train)
-    recon = pca.inverse_transform(pca.transform(x_test))
-    return float(np.mean(np.sum((recon - x_test) ** 2, axis=1)))
+    return pca.inverse_transform(pca.transform(x_test))
 
 
 def hinton(args: argparse.Namespace) -> dict:
@@ -55,8 +59,20 @@ def hinton(args: argparse.Namespace) -> dict:
     run = train_mnist_ae.parser().parse_args(flags + _shared(args, "hinton"))
     metrics = train_mnist_ae.train(run)
     data = load_dataset(args.dataset, root=args.data_dir)
-    pca = pca_error(data.x_train.reshape(len(data.x_train), -1),
-                    data.x_test.reshape(len(data.x_test), -1))
+    x_train = data.x_train.reshape(len(data.x_train), -1)
+    x_test = data.x_test.reshape(len(data.x_test), -1)
+    pca_recon = pca_reconstructions(x_train, x_test)
+    pca = float(np.mean(np.sum((pca_recon - x_test) ** 2, axis=1)))
+
+    # Hinton & Salakhutdinov's Fig. 2B: test digits, the autoencoder's and PCA's reconstructions.
+    model = train_mnist_ae.build_model(run, data.image_shape)
+    model.load_state_dict(mg.load(Path(run.out) / "checkpoint.npz")["model"])
+    shown = data.x_test[:16]
+    plots.save_image_rows({"test digits": shown,
+                           "autoencoder": predict(model, x_test[:16]).reshape(shown.shape),
+                           "PCA": pca_recon[:16].reshape(shown.shape)},
+                          Path(run.out) / "autoencoder_vs_pca.png",
+                          title="30 numbers per digit")
     error = metrics["test_sq_error_per_image"]
     return {"published": {"autoencoder": HINTON_ERROR, "pca30": HINTON_PCA},
             "measured": {"autoencoder": error, "pca30": pca},
