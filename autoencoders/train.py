@@ -39,7 +39,7 @@ import minigrad as mg
 from minigrad import optim
 from minigrad.data import DataLoader
 
-__all__ = ["Trainer", "TrainingDivergedError", "predict"]
+__all__ = ["Trainer", "TrainingDivergedError", "predict", "random_shift"]
 
 LossFn = Callable[..., tuple[mg.Tensor, dict[str, mg.Tensor]]]
 
@@ -275,3 +275,26 @@ def predict(model, *arrays: np.ndarray, fn: Callable | None = None,
             outputs.append(out.numpy())
     model.train(was_training)
     return np.concatenate(outputs)
+
+
+def random_shift(x: mg.Tensor, image_shape: Sequence[int], max_shift: int = 1) -> mg.Tensor:
+    """Data augmentation: each image moved by its own random whole number of pixels in
+    [-max_shift, max_shift] along both axes, zeros coming in at the border.
+
+    x: (N, ...) with the last dimensions holding an image of ``image_shape`` (H, W), possibly
+    flattened, e.g. (N, 784) or (N, 1, 28, 28). Runs on x's device with x's generator: the
+    (2s + 1)^2 shifted copies are slices of one zero-padded batch, and each image keeps one.
+    """
+    s = max_shift
+    h, w = image_shape
+    n = x.shape[0]
+    images = x.reshape(n, -1, h, w)
+    padded = mg.pad(images, [(0, 0), (0, 0), (s, s), (s, s)])
+    side = 2 * s + 1
+    choice = mg.randint(0, side * side, (n, 1, 1, 1), device=x.device)
+    out = None
+    for k in range(side * side):
+        dy, dx = divmod(k, side)
+        picked = (choice == k).to(dtype=x.dtype) * padded[:, :, dy:dy + h, dx:dx + w]
+        out = picked if out is None else out + picked
+    return out.reshape(x.shape)

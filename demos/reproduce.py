@@ -55,7 +55,8 @@ def hinton(args: argparse.Namespace) -> dict:
     flags = ["--model", "mlp", "--hidden", "1000,500,250", "--latent-dim", "30",
              "--loss", "bce", "--schedule", "cosine", "--lr", "1e-3",
              "--epochs", str(args.hinton_epochs), "--batch-size", "128",
-             "--weight-decay", str(args.hinton_weight_decay)]
+             "--weight-decay", str(args.hinton_weight_decay),
+             "--shift", str(args.hinton_shift)]
     run = train_mnist_ae.parser().parse_args(flags + _shared(args, "hinton"))
     metrics = train_mnist_ae.train(run)
     data = load_dataset(args.dataset, root=args.data_dir)
@@ -120,6 +121,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--hinton-epochs", type=int, default=60)
     p.add_argument("--hinton-weight-decay", type=float, default=0.0,
                    help="AdamW weight decay for the Hinton target (0: Adam)")
+    p.add_argument("--hinton-shift", type=int, default=0,
+                   help="random shifts of the training digits by up to this many pixels")
     p.add_argument("--out", default="runs/reproduce")
     p.add_argument("--resume", action="store_true")
     p.add_argument("--threads", type=int, default=None, help="BLAS threads on the CPU")

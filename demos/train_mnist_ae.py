@@ -16,6 +16,7 @@ Writes into --out (default runs/mnist_ae):
 from __future__ import annotations
 
 import argparse
+import functools
 import time
 from pathlib import Path
 
@@ -25,7 +26,7 @@ import numpy as np
 import minigrad as mg
 from autoencoders import plots
 from autoencoders.models import ConvAutoencoder, MLPAutoencoder, autoencoder_loss_fn
-from autoencoders.train import Trainer, predict
+from autoencoders.train import Trainer, predict, random_shift
 
 
 def parser() -> argparse.ArgumentParser:
@@ -34,6 +35,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--loss", choices=("bce", "mse"), default="bce",
                    help="training loss per image: cross-entropy on the logits, or squared "
                         "error (both are reported)")
+    p.add_argument("--shift", type=int, default=0,
+                   help="data augmentation: move each training image by up to this many "
+                        "pixels (0: none)")
     return p
 
 
@@ -53,7 +57,9 @@ def train(args: argparse.Namespace) -> dict:
     mg.manual_seed(args.seed)
     model = build_model(args, data.image_shape)
     optimizer = common.optimizer(model, args)
-    trainer = Trainer(model, autoencoder_loss_fn(args.loss), optimizer,
+    augment = (functools.partial(random_shift, image_shape=data.image_shape,
+                                 max_shift=args.shift) if args.shift else None)
+    trainer = Trainer(model, autoencoder_loss_fn(args.loss, augment=augment), optimizer,
                       common.scheduler(optimizer, args), device=device, out_dir=out,
                       seed=args.seed, progress=not args.no_progress)
     x_train = common.model_inputs(data.x_train, args.model)

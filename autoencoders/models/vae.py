@@ -21,7 +21,7 @@ import math
 from collections.abc import Callable, Sequence
 
 import minigrad as mg
-from autoencoders.models.base import Autoencoder, mlp_layers
+from autoencoders.models.base import Autoencoder, _inputs_and_targets, mlp_layers
 from autoencoders.models.conv import conv_decoder, conv_encoder
 from minigrad import nn
 from minigrad.nn import functional as F
@@ -136,17 +136,16 @@ def vae_loss(x_hat: mg.Tensor, x: mg.Tensor, mu: mg.Tensor, logvar: mg.Tensor,
 
 
 def vae_loss_fn(likelihood: str = "bernoulli", beta: float = 1.0,
-                corrupt: Callable[[mg.Tensor], mg.Tensor] | None = None, sigma: float = 1.0):
+                corrupt: Callable[[mg.Tensor], mg.Tensor] | None = None, sigma: float = 1.0,
+                augment: Callable[[mg.Tensor], mg.Tensor] | None = None):
     """A ``loss_fn(model, batch)`` for the Trainer: reconstruction + beta * KL per image.
 
-    batch: (x,) or (x_in, x_target) as in ``autoencoder_loss_fn``; corrupt likewise.
+    batch: (x,) or (x_in, x_target) as in ``autoencoder_loss_fn``; corrupt, augment likewise.
     Metrics: "recon", "kl" and "elbo" (= -(recon + kl), nats per image, whatever beta).
     """
 
     def loss_fn(model: VariationalAutoencoder, batch):
-        x_in, target = (batch[0], batch[0]) if len(batch) == 1 else batch
-        if corrupt is not None:
-            x_in = corrupt(x_in)
+        x_in, target = _inputs_and_targets(batch, corrupt, augment)
         if likelihood == "bernoulli" and model.output != "sigmoid":
             raise ValueError('the "bernoulli" likelihood needs a model with output="sigmoid"')
         logits, mu, logvar = model(x_in)

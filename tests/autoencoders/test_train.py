@@ -7,7 +7,7 @@ import pytest
 
 import minigrad as mg
 from autoencoders.models import VAE, MLPAutoencoder, autoencoder_loss_fn, vae_loss_fn
-from autoencoders.train import Trainer, TrainingDivergedError, predict
+from autoencoders.train import Trainer, TrainingDivergedError, predict, random_shift
 from minigrad import optim
 
 RNG = np.random.default_rng(0)
@@ -222,3 +222,31 @@ def test_a_failed_checkpoint_write_leaves_the_previous_one(tmp_path, monkeypatch
     monkeypatch.undo()
     assert mg.load(tmp_path / "checkpoint.npz")["epoch"] == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.npz", "metrics.jsonl"]
+
+
+def test_random_shift_moves_each_image_by_its_own_offset(device):
+    rng = np.random.default_rng(0)
+    images = rng.random((200, 1, 5, 6))
+    mg.manual_seed(0)
+    out = random_shift(mg.tensor(images, device=device), (5, 6), max_shift=1).numpy()
+    padded = np.pad(images, [(0, 0), (0, 0), (1, 1), (1, 1)])
+    seen = set()
+    for image, shifted in zip(padded, out, strict=True):
+        matches = [(dy, dx) for dy in range(3) for dx in range(3)
+                   if np.array_equal(image[:, dy:dy + 5, dx:dx + 6], shifted)]
+        assert len(matches) == 1
+        seen.add(matches[0])
+    assert len(seen) == 9  # every offset occurs
+    flat = random_shift(mg.tensor(images.reshape(200, 30), device=device), (5, 6))
+    assert flat.shape == (200, 30)
+
+
+def test_augment_applies_to_input_and_target_alike():
+    mg.manual_seed(0)
+    model = MLPAutoencoder((16, 8, 4)).to("cpu", mg.float64)
+    x = mg.tensor(X_TEST.astype(np.float64))
+    _, metrics = autoencoder_loss_fn("mse", augment=lambda x: x * 0)(model, (x,))
+    zeros_out = model(mg.zeros(40, 16, dtype=mg.float64)).numpy()
+    assert metrics["sq_error"].item() == pytest.approx(np.sum(zeros_out**2) / 40, rel=1e-12)
+    with pytest.raises(ValueError, match="augment works on"):
+        autoencoder_loss_fn("mse", augment=lambda x: x)(model, (x, x))
