@@ -24,7 +24,7 @@ __all__ = ["Module", "Parameter", "Sequential", "ModuleList"]
 class Parameter(Tensor):
     """A Tensor that a Module treats as trainable: a leaf with requires_grad=True.
 
-    ``Parameter(data)`` shares ``data``'s array when given a Tensor (or an array).
+    ``Parameter(data)`` copies ``data`` (a Tensor or an array), as every Tensor constructor does.
     """
 
     __slots__ = ()
