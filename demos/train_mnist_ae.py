@@ -78,17 +78,19 @@ def train(args: argparse.Namespace) -> dict:
     plots.save_curves(history, ["train_loss", "test_loss"], out / "loss_curves.png",
                       ylabel=f"{args.loss} per image", title=f"{args.model} autoencoder")
 
-    last = history[-1]
+    final = trainer.evaluate((x_test,), args.batch_size)  # the final model, clean test digits
     pixels = int(np.prod(data.image_shape))
     metrics = {
         "dataset": data.name,
         "model": args.model,
         "latent_dim": args.latent_dim,
         "loss": args.loss,
-        "epochs": last["epoch"],
-        "test_sq_error_per_image": last["test_sq_error"],
-        "test_sq_error_per_pixel": last["test_sq_error"] / pixels,
-        "test_bce_per_image": last["test_bce"],
+        "epochs": history[-1]["epoch"],
+        "shift": args.shift,
+        "weight_decay": args.weight_decay,
+        "test_sq_error_per_image": final["sq_error"],
+        "test_sq_error_per_pixel": final["sq_error"] / pixels,
+        "test_bce_per_image": final["bce"],
         "train_seconds": sum(row["time"] for row in history),
         "seconds_per_epoch": sum(row["time"] for row in history) / len(history),
         "wall_seconds": time.perf_counter() - started,

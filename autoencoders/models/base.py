@@ -79,10 +79,11 @@ class Autoencoder(nn.Module):
         return self.decode(self.encode(x))
 
 
-def _inputs_and_targets(batch, corrupt, augment) -> tuple[mg.Tensor, mg.Tensor]:
-    """(x_in, target) of a batch (x,) or (x_in, target), augmented then corrupted."""
+def _inputs_and_targets(batch, corrupt, augment, training: bool) -> tuple[mg.Tensor, mg.Tensor]:
+    """(x_in, target) of a batch (x,) or (x_in, target): augmented (in training only), then
+    the input corrupted."""
     if len(batch) == 1:
-        x = batch[0] if augment is None else augment(batch[0])
+        x = batch[0] if augment is None or not training else augment(batch[0])
         x_in, target = x, x
     elif augment is not None:
         raise ValueError("augment works on (x,) batches; augment pairs before corrupting them")
@@ -99,8 +100,8 @@ def autoencoder_loss_fn(kind: str = "mse", corrupt: Callable[[mg.Tensor], mg.Ten
     kind:    "mse": squared error sum((x_hat - x)^2); "bce": binary cross-entropy on the
              logits (needs output="sigmoid"; targets in [0, 1]).
     corrupt: applied to the input on the device (denoising), e.g. ``corrupt.gaussian_noise``.
-    augment: applied to x before anything else, so input and target alike (for (x,) batches),
-             e.g. ``autoencoders.train.random_shift``.
+    augment: in training mode only (``model.training``), applied to x before anything else, so
+             to input and target alike (for (x,) batches), e.g. ``train.random_shift``.
     batch:   (x,) to reconstruct x, or (x_in, x_target) to map inputs to other targets
              (super-resolution, colorization, completion).
     Metrics: "sq_error" (squared error per image) and, for sigmoid outputs, "bce".
@@ -111,7 +112,7 @@ def autoencoder_loss_fn(kind: str = "mse", corrupt: Callable[[mg.Tensor], mg.Ten
     def loss_fn(model: Autoencoder, batch):
         if kind == "bce" and model.output != "sigmoid":
             raise ValueError('kind="bce" needs a model with output="sigmoid"')
-        x_in, target = _inputs_and_targets(batch, corrupt, augment)
+        x_in, target = _inputs_and_targets(batch, corrupt, augment, model.training)
         n = target.shape[0]
         logits = model.decode_logits(model.encode(x_in)).reshape(target.shape)
         x_hat = logits.sigmoid() if model.output == "sigmoid" else logits

@@ -145,7 +145,7 @@ def vae_loss_fn(likelihood: str = "bernoulli", beta: float = 1.0,
     """
 
     def loss_fn(model: VariationalAutoencoder, batch):
-        x_in, target = _inputs_and_targets(batch, corrupt, augment)
+        x_in, target = _inputs_and_targets(batch, corrupt, augment, model.training)
         if likelihood == "bernoulli" and model.output != "sigmoid":
             raise ValueError('the "bernoulli" likelihood needs a model with output="sigmoid"')
         logits, mu, logvar = model(x_in)

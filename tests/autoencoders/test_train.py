@@ -245,8 +245,13 @@ def test_augment_applies_to_input_and_target_alike():
     mg.manual_seed(0)
     model = MLPAutoencoder((16, 8, 4)).to("cpu", mg.float64)
     x = mg.tensor(X_TEST.astype(np.float64))
-    _, metrics = autoencoder_loss_fn("mse", augment=lambda x: x * 0)(model, (x,))
+    loss_fn = autoencoder_loss_fn("mse", augment=lambda x: x * 0)
+    _, metrics = loss_fn(model, (x,))
     zeros_out = model(mg.zeros(40, 16, dtype=mg.float64)).numpy()
     assert metrics["sq_error"].item() == pytest.approx(np.sum(zeros_out**2) / 40, rel=1e-12)
+    model.eval()  # evaluation sees the data as it is
+    _, metrics = loss_fn(model, (x,))
+    clean = np.sum((model(x).numpy() - X_TEST) ** 2) / 40
+    assert metrics["sq_error"].item() == pytest.approx(clean, rel=1e-6)
     with pytest.raises(ValueError, match="augment works on"):
         autoencoder_loss_fn("mse", augment=lambda x: x)(model, (x, x))
