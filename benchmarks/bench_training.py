@@ -20,10 +20,10 @@ import statistics
 import time
 
 import numpy as np
-from minigrad.nn import functional as F
 
 import minigrad as mg
 from minigrad import nn, optim
+from minigrad.nn import functional as F
 
 BATCH = 128
 
