@@ -1,6 +1,6 @@
 """Image completion (inpainting) with an autoencoder on MNIST: fill in missing pixels.
 
-    python demos/complete_mnist.py                        # MLP, 5 epochs
+    python demos/complete_mnist.py                        # MLP, 10 epochs
     python demos/complete_mnist.py --square 14 --random-fraction 0.9 --model conv
 
 Three kinds of mask: a centred square (--square pixels wide), the bottom half, and random
@@ -40,7 +40,7 @@ KINDS = ("centre square", "bottom half", "random pixels")
 
 def parser() -> argparse.ArgumentParser:
     p = common.base_parser(__doc__.splitlines()[0], out="runs/complete", latent_dim=64,
-                           hidden="512,256", epochs=5, lr=1e-3)
+                           hidden="512,256", epochs=10, lr=1e-3)
     p.add_argument("--square", type=int, default=12, help="side of the centred square mask")
     p.add_argument("--random-fraction", type=float, default=0.7,
                    help="probability that a pixel is missing in the random-pixel masks")

@@ -42,7 +42,7 @@ DEFAULT_LEVEL = {"gaussian": 0.5, "masking": 0.5, "salt_pepper": 0.25}
 
 def parser() -> argparse.ArgumentParser:
     p = common.base_parser(__doc__.splitlines()[0], out="runs/denoise", latent_dim=64,
-                           hidden="512,256", epochs=5, lr=1e-3)
+                           hidden="512,256", epochs=10, lr=1e-3)
     p.add_argument("--noise", choices=tuple(corrupt.NOISES), default="gaussian")
     p.add_argument("--level", type=float, default=None,
                    help="sigma of the Gaussian noise, or the fraction of pixels masked or "

@@ -53,7 +53,7 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(schedule="cosine")
     p.add_argument("--sweep", type=common.int_list, default=(2, 5, 10, 30),
                    help="code sizes of the reconstruction-error sweep")
-    p.add_argument("--sweep-epochs", type=int, default=3,
+    p.add_argument("--sweep-epochs", type=int, default=5,
                    help="epochs of each autoencoder of the sweep")
     p.add_argument("--tsne-size", type=int, default=3000,
                    help="digits embedded by t-SNE (0: no t-SNE)")
@@ -127,6 +127,7 @@ def plot_sweep(sizes, pca_errors, ae_errors, path: Path) -> None:
     ax.plot(sizes, pca_errors, marker="o", label="PCA")
     ax.plot(sizes, ae_errors, marker="s", label="autoencoder")
     ax.set_xscale("log")
+    ax.minorticks_off()  # only the sizes themselves as ticks
     ax.set_xticks(sizes, [str(s) for s in sizes])
     ax.set_xlabel("code size")
     ax.set_ylabel("test squared error per pixel")

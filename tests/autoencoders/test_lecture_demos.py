@@ -29,7 +29,7 @@ FIGURES = {
     "superres": ["superres.png"],
     "complete": ["completion.png"],
     "colorize": ["colorize_patches.png", "colorize_photo.png"],
-    "generate": ["samples.png", "classifier.npz"],
+    "generate": ["samples.png", "mixture_means.png", "classifier.npz"],
 }
 
 
@@ -93,7 +93,11 @@ def test_latent_space_and_generation_measurements(quick_runs):
     generated = _metrics(out, "generate")
     scores = generated["scores"]
     assert len(scores) == 6
-    _finite_scores(scores, {"frechet_distance", "confidence"})
+    _finite_scores(scores, {"frechet_distance", "confidence", "label_entropy_bits"})
+    assert all(0 <= row["label_entropy_bits"] <= np.log2(10) + 1e-9 for row in scores.values())
+    for mixture in generated["mixtures"].values():
+        assert len(mixture["components"]) == 10
+        assert sum(c["weight"] for c in mixture["components"]) == pytest.approx(1.0)
     # real training digits are closer to the test digits than any decoded noise
     floor = scores.pop("training digits (floor)")["frechet_distance"]
     assert all(floor < row["frechet_distance"] for row in scores.values())
