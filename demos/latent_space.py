@@ -20,7 +20,8 @@ What it measures, all in one run:
   trained for --sweep-epochs.
 
 Writes into --out (default runs/latent_space):
-- codes_2d.png           PCA, autoencoder and the two t-SNE maps, coloured by digit;
+- codes_2d.png           PCA, autoencoder (also zoomed on its dense middle) and the two t-SNE
+                         maps, coloured by digit;
 - recon_vs_latent.png    test reconstruction error against code size, PCA and autoencoder;
 - metrics.json           kNN accuracies, reconstruction errors, sizes, times;
 - ae2/, sweep_K/         each autoencoder's trainer log and checkpoint.
@@ -40,7 +41,7 @@ from threadpoolctl import threadpool_limits
 
 import minigrad as mg
 from autoencoders import metrics as M
-from autoencoders import tasks
+from autoencoders import plots, tasks
 from autoencoders.models import MLPAutoencoder, autoencoder_loss_fn
 from autoencoders.train import predict
 
@@ -102,15 +103,20 @@ def tsne_map(train_features, test_features, y_train, y_test, n: int, seed: int,
     return embedding, np.concatenate([y_train[:n_train], y_test[:n_test]]), scores
 
 
-def scatter_panels(panels: list[tuple[str, np.ndarray, np.ndarray]], path: Path) -> None:
-    """One scatter plot per (title, points (N, 2), labels (N,)), coloured by digit."""
-    from autoencoders.plots import _pyplot
-
-    plt = _pyplot()
+def scatter_panels(panels: list[tuple[str, np.ndarray, np.ndarray, float]],
+                   path: Path) -> None:
+    """One scatter plot per (title, points (N, 2), labels (N,), framed), coloured by digit;
+    each panel is centred on the median point, and along each axis shows the fraction
+    ``framed`` of the points nearest to it."""
+    plt = plots._pyplot()
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4.4), squeeze=False)
-    for ax, (title, points, labels) in zip(axes[0], panels, strict=True):
+    for ax, (title, points, labels, framed) in zip(axes[0], panels, strict=True):
         dots = ax.scatter(points[:, 0], points[:, 1], c=labels, cmap="tab10", s=1.5,
                           vmin=-0.5, vmax=9.5, rasterized=True)
+        centre = np.median(points, axis=0)
+        half = 1.05 * np.percentile(np.abs(points - centre), 100 * framed, axis=0)
+        ax.set_xlim(centre[0] - half[0], centre[0] + half[0])
+        ax.set_ylim(centre[1] - half[1], centre[1] + half[1])
         ax.set_title(title, fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])
@@ -120,9 +126,7 @@ def scatter_panels(panels: list[tuple[str, np.ndarray, np.ndarray]], path: Path)
 
 
 def plot_sweep(sizes, pca_errors, ae_errors, path: Path) -> None:
-    from autoencoders.plots import _pyplot
-
-    plt = _pyplot()
+    plt = plots._pyplot()
     fig, ax = plt.subplots(figsize=(5, 3.5))
     ax.plot(sizes, pca_errors, marker="o", label="PCA")
     ax.plot(sizes, ae_errors, marker="s", label="autoencoder")
@@ -163,9 +167,11 @@ def run(args: argparse.Namespace) -> dict:
         train_seconds += seconds
     plot_sweep(list(args.sweep), pca_errors, ae_errors, out / "recon_vs_latent.png")
 
-    panels = [(f"PCA (test digits)\n1-NN {knn['PCA']['1-NN']:.3f}", pca_test, y_test),
-              (f"autoencoder, {args.latent_dim}-D code (test digits)\n1-NN "
-               f"{knn['autoencoder']['1-NN']:.3f}", ae_test, y_test)]
+    ae_title = f"autoencoder, {args.latent_dim}-D code (test digits)"
+    panels = [(f"PCA (test digits)\n1-NN {knn['PCA']['1-NN']:.3f}", pca_test, y_test, 0.995),
+              (f"{ae_title}\n1-NN {knn['autoencoder']['1-NN']:.3f}", ae_test, y_test, 0.995),
+              # its codes are dense in the middle with long sparse rays: zoom in as well
+              (f"{ae_title}\nzoomed on its dense middle", ae_test, y_test, 0.5)]
     tsne_seconds = 0.0
     if args.tsne_size:
         tsne_started = time.perf_counter()
@@ -176,13 +182,14 @@ def run(args: argparse.Namespace) -> dict:
             args.seed, args.threads)
         panels.append((f"t-SNE of the {big}-D autoencoder codes\n({len(labels)} digits) "
                        f"1-NN {knn[f't-SNE of {big}-D AE codes']['1-NN']:.3f}", embedding,
-                       labels))
+                       labels, 1.0))
         pca50 = PCA(min(50, x_train.shape[1]), random_state=args.seed).fit(x_train)
         embedding, labels, knn["t-SNE of pixels"] = tsne_map(
             pca50.transform(x_train), pca50.transform(x_test), y_train, y_test,
             args.tsne_size, args.seed, args.threads)
         panels.append((f"t-SNE of the pixels\n({len(labels)} digits) "
-                       f"1-NN {knn['t-SNE of pixels']['1-NN']:.3f}", embedding, labels))
+                       f"1-NN {knn['t-SNE of pixels']['1-NN']:.3f}", embedding, labels,
+                       1.0))
         tsne_seconds = time.perf_counter() - tsne_started
     scatter_panels(panels, out / "codes_2d.png")
 
