@@ -1,7 +1,7 @@
 """Regenerate every figure and metrics file of the README: each demo with its defaults.
 
-    python demos/run_all.py                       # all demos into runs/<name>/ (about 30 min
-                                                  # on a 2-core CPU)
+    python demos/run_all.py                       # all demos into runs/<name>/ (about a
+                                                  # quarter of an hour on a 2-core CPU)
     python demos/run_all.py --only denoise generate
     python demos/run_all.py --quick --out /tmp/runs   # tiny settings, a minute: a smoke test
 
