@@ -10,7 +10,10 @@ Batch 128, float32, median over ``--steps`` steps after ``--warmup`` steps.
 - W3: the VAE of PyTorch's examples: 784-400-(20,20), reparameterization, 20-400-784 sigmoid,
       loss BCE(sum) + KL.
 
-    python benchmarks/bench_training.py [--device cpu] [--steps 30] [--threads N]
+    python benchmarks/bench_training.py [--device cpu] [--steps 30] [--threads N] [--clock cpu]
+
+``--threads 1 --clock cpu`` (one BLAS / PyTorch thread each, CPU time of this process) gives
+numbers that hold on a busy machine; wall-clock timings there mostly measure the neighbours.
 """
 
 from __future__ import annotations
@@ -163,14 +166,14 @@ def torch_steps():
     }
 
 
-def median_ms(step, warmup: int, steps: int) -> float:
+def median_ms(step, warmup: int, steps: int, clock) -> float:
     for _ in range(warmup):
         step()
     times = []
     for _ in range(steps):
-        t0 = time.perf_counter()
+        t0 = clock()
         step()
-        times.append(time.perf_counter() - t0)
+        times.append(clock() - t0)
     return statistics.median(times) * 1e3
 
 
@@ -180,25 +183,36 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--only", choices=["W1", "W2", "W3"], help="time one model only")
+    parser.add_argument("--threads", type=int, help="BLAS and PyTorch threads (default: theirs)")
+    parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                        help="wall-clock time, or CPU time of this process")
     args = parser.parse_args()
+    clock = time.perf_counter if args.clock == "wall" else time.process_time
+    if args.threads:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(args.threads)
     mg.manual_seed(0)
     ours = {k: v for k, v in minigrad_steps(args.device).items()
             if args.only is None or k.startswith(args.only)}
     try:
         import torch
 
+        if args.threads:
+            torch.set_num_threads(args.threads)
         torch.manual_seed(0)
         theirs = torch_steps()
         print(f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads; NumPy "
-              f"{np.__version__}; batch {BATCH}, float32, median of {args.steps} steps")
+              f"{np.__version__}; batch {BATCH}, float32, median {args.clock} time of "
+              f"{args.steps} steps")
     except ImportError:
         theirs = {}
         print("PyTorch not installed: minigrad timings only")
     print(f"{'model':<12} {'minigrad ms':>12} {'PyTorch ms':>11} {'ratio':>6}")
     for name, step in ours.items():
-        ms = median_ms(step, args.warmup, args.steps)
+        ms = median_ms(step, args.warmup, args.steps, clock)
         if name in theirs:
-            ref = median_ms(theirs[name], args.warmup, args.steps)
+            ref = median_ms(theirs[name], args.warmup, args.steps, clock)
             print(f"{name:<12} {ms:>12.2f} {ref:>11.2f} {ms / ref:>6.2f}")
         else:
             print(f"{name:<12} {ms:>12.2f}")
