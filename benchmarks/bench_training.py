@@ -188,10 +188,13 @@ def main() -> None:
                         help="wall-clock time, or CPU time of this process")
     args = parser.parse_args()
     clock = time.perf_counter if args.clock == "wall" else time.process_time
-    if args.threads:
-        from threadpoolctl import threadpool_limits
+    from threadpoolctl import threadpool_info, threadpool_limits
 
+    if args.threads:
         threadpool_limits(args.threads)
+    for pool in threadpool_info():  # which BLAS kernels NumPy runs matters most here
+        print(f"NumPy BLAS: {pool['internal_api']} {pool['version']}, kernels for "
+              f"{pool.get('architecture')}, {pool['num_threads']} threads")
     mg.manual_seed(0)
     ours = {k: v for k, v in minigrad_steps(args.device).items()
             if args.only is None or k.startswith(args.only)}
