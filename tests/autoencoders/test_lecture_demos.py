@@ -147,3 +147,35 @@ def test_missing_gpu_is_one_line_and_exit_code_2():
         pytest.skip("a GPU is present")  # cuda:7 might exist; the message is tested elsewhere
     assert result.returncode == 2
     assert result.stderr.startswith("error: ") and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_classifier_accuracy_metric_matches_argmax(device):
+    from autoencoders.classifier import MNISTClassifier, classifier_loss_fn
+
+    rng = np.random.default_rng(2)
+    mg.manual_seed(0)
+    model = MNISTClassifier(in_features=16, hidden=(8,)).to(device)
+    model.eval()
+    x = rng.uniform(0, 1, (40, 4, 4)).astype(np.float32)
+    y = rng.integers(0, 10, 40)
+    _, metrics = classifier_loss_fn(model, (mg.tensor(x, device=device),
+                                            mg.tensor(y, device=device)))
+    logits = model(mg.tensor(x, device=device)).numpy()
+    assert metrics["accuracy"].item() == pytest.approx((logits.argmax(axis=1) == y).mean())
+    assert model.features(mg.tensor(x, device=device)).shape == (40, 8)
+
+
+def test_classifier_is_cached_and_retrained_when_settings_change(tmp_path):
+    from autoencoders.classifier import load_or_train
+    from autoencoders.datasets import load_dataset
+
+    data = load_dataset("digits")
+    path = tmp_path / "classifier.npz"
+    args = (data.x_train[:300], data.y_train[:300], data.x_test, data.y_test, path)
+    _, info = load_or_train(*args, epochs=1, progress=False)
+    stamp = path.stat().st_mtime_ns
+    model, cached = load_or_train(*args, epochs=1, progress=False)
+    assert cached == info and path.stat().st_mtime_ns == stamp  # read, not retrained
+    assert not model.training
+    _, retrained = load_or_train(*args, epochs=2, progress=False)
+    assert retrained["epochs"] == 2 and path.stat().st_mtime_ns != stamp
