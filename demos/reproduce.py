@@ -7,9 +7,10 @@
 - hinton: Hinton & Salakhutdinov (2006), Science 313:504, Fig. 2: a 784-1000-500-250-30
   autoencoder (mirrored decoder, linear code, sigmoid output) reaches an average squared
   reconstruction error of 3.00 per MNIST test image (summed over the 784 pixels in [0, 1]),
-  where PCA with 30 components gets 13.87. Here it is trained from scratch (ReLU, Adam with a
-  cosine schedule, cross-entropy loss, no RBM pretraining); PCA-30 is computed on the same
-  data in the same run.
+  where PCA with 30 components gets 13.87. Here it is trained from scratch (ReLU, Adam 1e-3
+  with a cosine schedule over 100 epochs, cross-entropy loss, no RBM pretraining), each
+  training digit moved by a random -1..1 pixels in x and y (without this the network overfits:
+  4.02 after 80 epochs); PCA-30 is computed on the same data in the same run.
 - vae: PyTorch's examples/vae (784-400-20, Adam 1e-3, batch 128, 10 epochs, BCE summed over
   pixels + KL, pixels not binarized) prints a test set loss of about 105.6 nats per image
   after epoch 10 (the number this target must reach or beat).
@@ -23,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from pathlib import Path
 
 import common
@@ -102,8 +102,10 @@ def _shared(args: argparse.Namespace, name: str) -> list[str]:
 
 
 def _timing(metrics: dict) -> dict:
+    """Training time summed over the epochs (so it survives --resume), and this run's."""
     return {"epochs": metrics["epochs"], "seconds_per_epoch": metrics["seconds_per_epoch"],
-            "minutes": metrics["wall_seconds"] / 60, "device": metrics["device"]}
+            "train_minutes": metrics["train_seconds"] / 60,
+            "wall_minutes": metrics["wall_seconds"] / 60, "device": metrics["device"]}
 
 
 TARGETS = {"hinton": hinton, "vae": vae}
@@ -118,10 +120,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", choices=("mnist", "auto", "mnist5k", "digits"),
                    default="mnist", help="the published numbers are on full MNIST")
     p.add_argument("--data-dir", default=None)
-    p.add_argument("--hinton-epochs", type=int, default=60)
+    p.add_argument("--hinton-epochs", type=int, default=100)
     p.add_argument("--hinton-weight-decay", type=float, default=0.0,
                    help="AdamW weight decay for the Hinton target (0: Adam)")
-    p.add_argument("--hinton-shift", type=int, default=0,
+    p.add_argument("--hinton-shift", type=int, default=1,
                    help="random shifts of the training digits by up to this many pixels")
     p.add_argument("--out", default="runs/reproduce")
     p.add_argument("--resume", action="store_true")
@@ -133,19 +135,17 @@ def reproduce(args: argparse.Namespace) -> dict:
     targets = list(TARGETS) if args.target == "all" else [args.target]
     summary_path = Path(args.out) / "metrics.json"
     for name in targets:
-        started = time.perf_counter()
         result = TARGETS[name](args)
-        result["total_minutes"] = (time.perf_counter() - started) / 60
         # Read just before writing: another target may have finished meanwhile.
         summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
         summary[name] = result
         common.write_json(summary, summary_path)
-    print("\ntarget  published                 measured                  passed  minutes")
+    print("\ntarget  published / measured                               passed  training minutes")
     for name in targets:
         row = summary[name]
-        print(f"{name:<7} {json.dumps(row['published']):<25} "
-              f"{json.dumps({k: round(v, 2) for k, v in row['measured'].items()}):<25} "
-              f"{str(row['passed']):<7} {row['total_minutes']:.1f}")
+        measured = {k: round(v, 2) for k, v in row["measured"].items()}
+        print(f"{name:<7} {json.dumps(row['published'])} / {json.dumps(measured)}  "
+              f"{str(row['passed']):<7} {row['train_minutes']:.1f}")
     return summary
 
 
