@@ -157,6 +157,8 @@ def where(condition, a, b) -> Tensor:
     else:
         like = a if isinstance(a, Tensor) else b
         condition = _lift(condition, like, "where")
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+        a = Tensor(a, device=like.device)  # two numbers: the result takes the default dtype
     a = _lift(a, like, "where")
     b = _lift(b, like, "where")
     xp = like.device.xp

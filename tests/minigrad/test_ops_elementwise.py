@@ -285,3 +285,10 @@ def test_pow_gradient_of_exponent_at_zero_base_is_zero(device):
     b.grad = None
     (zeros ** b).sum().backward()
     np.testing.assert_array_equal(mg.to_numpy(b.grad), [0.0, 0.0])
+
+
+def test_where_between_two_numbers(device):
+    cond = mg.tensor([True, False, True], device=device)
+    out = mg.where(cond, 1.0, 0.0)
+    assert out.dtype == mg.float32 and out.device == mg.device(device)
+    np.testing.assert_array_equal(out.numpy(), [1.0, 0.0, 1.0])
