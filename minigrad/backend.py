@@ -141,33 +141,30 @@ class Device:
                 self._rng = np.random.default_rng(_seed)
         return self._rng
 
-    def _generated(self, array):
-        # CPU and CuPy generators draw in place; array_api_strict has no generator, so its
-        # numbers are drawn by NumPy and copied, which makes them equal to the CPU's.
-        return array if self.type != "strict" else self.from_numpy(array)
+    def _draw(self, method: str, *args, **kwargs):
+        """Call ``method`` of this device's generator, leaving the result on this device.
+
+        NumPy's and CuPy's generators draw on their own device (CuPy's inside its device
+        context); array_api_strict has no generator, so its numbers are drawn by NumPy and
+        copied over, which makes them equal to the CPU's.
+        """
+        if self.type == "cuda":
+            with self.native:
+                return getattr(self.rng, method)(*args, **kwargs)
+        drawn = getattr(self.rng, method)(*args, **kwargs)
+        return self.from_numpy(drawn) if self.type == "strict" else drawn
 
     def randn(self, shape: tuple[int, ...], dtype=float32):
         """Standard normal samples of ``shape``."""
-        dtype = np.dtype(dtype)
-        if self.type == "cuda":
-            with self.native:
-                return self.rng.standard_normal(shape, dtype=dtype)
-        return self._generated(self.rng.standard_normal(shape, dtype=dtype))
+        return self._draw("standard_normal", shape, dtype=np.dtype(dtype))
 
     def rand(self, shape: tuple[int, ...], dtype=float32):
         """Uniform samples in [0, 1) of ``shape``."""
-        dtype = np.dtype(dtype)
-        if self.type == "cuda":
-            with self.native:
-                return self.rng.random(shape, dtype=dtype)
-        return self._generated(self.rng.random(shape, dtype=dtype))
+        return self._draw("random", shape, dtype=np.dtype(dtype))
 
     def randint(self, low: int, high: int, shape: tuple[int, ...], dtype=int64):
         """Integers uniform in [low, high) of ``shape``."""
-        if self.type == "cuda":
-            with self.native:
-                return self.rng.integers(low, high, size=shape, dtype=np.dtype(dtype))
-        return self._generated(self.rng.integers(low, high, size=shape, dtype=np.dtype(dtype)))
+        return self._draw("integers", low, high, size=shape, dtype=np.dtype(dtype))
 
     # -- scatter-add --------------------------------------------------------------------------
     def scatter_add(self, size: int, index, values):
