@@ -86,7 +86,8 @@ def _inputs_and_targets(batch, corrupt, augment, training: bool) -> tuple[mg.Ten
         x = batch[0] if augment is None or not training else augment(batch[0])
         x_in, target = x, x
     elif augment is not None:
-        raise ValueError("augment works on (x,) batches; augment pairs before corrupting them")
+        raise ValueError("augment works on (x,) batches; augment (x_in, target) pairs together "
+                         "before training")
     else:
         x_in, target = batch
     return (x_in if corrupt is None else corrupt(x_in)), target
