@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from autoencoders.models.base import Autoencoder, activation
 from minigrad import nn
 
-__all__ = ["ConvAutoencoder", "conv_decoder", "conv_encoder"]
+__all__ = ["ConvAutoencoder", "conv_decoder", "conv_encoder", "conv_encoder_decoder"]
 
 
 def _pair(size: int | Sequence[int]) -> tuple[int, int]:
@@ -71,6 +71,21 @@ def conv_decoder(latent_dim: int, channels: Sequence[int], out_channels: int,
     return nn.Sequential(*layers)
 
 
+def conv_encoder_decoder(in_channels: int, channels: Sequence[int], latent_dim: int,
+                         image_size: int | Sequence[int], out_channels: int | None,
+                         out_image_size: int | Sequence[int] | None, act: str,
+                         code_features: int) -> tuple[nn.Sequential, nn.Sequential]:
+    """The encoder (to ``code_features``: latent_dim, or 2 latent_dim for a VAE's mean and
+    log-variance) and the decoder (from latent_dim) of the convolutional models, with the
+    output defaulting to the input's channels and size."""
+    if not channels:
+        raise ValueError("channels needs at least one convolution, got ()")
+    out_channels = in_channels if out_channels is None else out_channels
+    out_image_size = image_size if out_image_size is None else out_image_size
+    return (conv_encoder(in_channels, channels, image_size, code_features, act),
+            conv_decoder(latent_dim, channels, out_channels, out_image_size, act))
+
+
 class ConvAutoencoder(Autoencoder):
     """Images (N, in_channels, H, W) -> code (N, latent_dim) -> images (N, out_channels, H', W').
 
@@ -85,11 +100,8 @@ class ConvAutoencoder(Autoencoder):
                  out_channels: int | None = None,
                  out_image_size: int | Sequence[int] | None = None, activation: str = "relu",
                  output: str = "sigmoid"):
-        if not channels:
-            raise ValueError("channels needs at least one convolution, got ()")
-        out_channels = in_channels if out_channels is None else out_channels
-        out_image_size = image_size if out_image_size is None else out_image_size
-        encoder = conv_encoder(in_channels, channels, image_size, latent_dim, activation)
-        decoder = conv_decoder(latent_dim, channels, out_channels, out_image_size, activation)
+        encoder, decoder = conv_encoder_decoder(in_channels, channels, latent_dim, image_size,
+                                                out_channels, out_image_size, activation,
+                                                code_features=latent_dim)
         super().__init__(encoder, decoder, output)
         self.latent_dim = latent_dim

@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 
 import minigrad as mg
 from autoencoders.models.base import Autoencoder, _inputs_and_targets, mlp_layers
-from autoencoders.models.conv import conv_decoder, conv_encoder
+from autoencoders.models.conv import conv_encoder_decoder
 from minigrad import nn
 from minigrad.nn import functional as F
 
@@ -98,12 +98,9 @@ class ConvVAE(VariationalAutoencoder):
                  out_channels: int | None = None,
                  out_image_size: int | Sequence[int] | None = None, activation: str = "relu",
                  output: str = "sigmoid"):
-        if not channels:
-            raise ValueError("channels needs at least one convolution, got ()")
-        out_channels = in_channels if out_channels is None else out_channels
-        out_image_size = image_size if out_image_size is None else out_image_size
-        encoder = conv_encoder(in_channels, channels, image_size, 2 * latent_dim, activation)
-        decoder = conv_decoder(latent_dim, channels, out_channels, out_image_size, activation)
+        encoder, decoder = conv_encoder_decoder(in_channels, channels, latent_dim, image_size,
+                                                out_channels, out_image_size, activation,
+                                                code_features=2 * latent_dim)
         super().__init__(encoder, decoder, latent_dim, output)
 
 
