@@ -13,10 +13,11 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["tile", "save_image_rows", "save_image_grid", "save_curves"]
+__all__ = ["pyplot", "tile", "save_image_rows", "save_image_grid", "save_curves"]
 
 
-def _pyplot():
+def pyplot():
+    """matplotlib.pyplot drawing to files (the Agg backend), imported on first use."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only: no display needed (and none on servers or in CI)
@@ -50,7 +51,7 @@ def _show(ax, canvas: np.ndarray) -> None:
 
 def _save(fig, path: str | os.PathLike) -> None:
     fig.savefig(path, dpi=100, bbox_inches="tight")
-    _pyplot().close(fig)
+    pyplot().close(fig)
 
 
 def save_image_rows(rows: Mapping[str, np.ndarray], path: str | os.PathLike,
@@ -61,7 +62,7 @@ def save_image_rows(rows: Mapping[str, np.ndarray], path: str | os.PathLike,
     """
     strips = [tile(images, len(images)) for images in rows.values()]
     height, width = strips[0].shape[:2]
-    fig, axes = _pyplot().subplots(len(strips), 1, squeeze=False,
+    fig, axes = pyplot().subplots(len(strips), 1, squeeze=False,
                              figsize=(max(4.0, width / 28 * 0.6), 0.75 * len(strips) + 0.4))
     for ax, label, canvas in zip(axes[:, 0], rows, strips, strict=True):
         _show(ax, canvas)
@@ -77,7 +78,7 @@ def save_image_grid(images: np.ndarray, path: str | os.PathLike, ncols: int,
     canvas = tile(images, ncols)
     height, width = canvas.shape[:2]
     scale = 5.0 / max(height, width)
-    fig, ax = _pyplot().subplots(figsize=(width * scale, height * scale + (0.4 if title else 0)))
+    fig, ax = pyplot().subplots(figsize=(width * scale, height * scale + (0.4 if title else 0)))
     _show(ax, canvas)
     if title:
         ax.set_title(title, fontsize=10)
@@ -87,7 +88,7 @@ def save_image_grid(images: np.ndarray, path: str | os.PathLike, ncols: int,
 def save_curves(history: Sequence[Mapping[str, float]], keys: Sequence[str],
                 path: str | os.PathLike, ylabel: str, title: str | None = None) -> None:
     """Metrics per epoch from the trainer's history (rows with "epoch" and each of ``keys``)."""
-    fig, ax = _pyplot().subplots(figsize=(5, 3.5))
+    fig, ax = pyplot().subplots(figsize=(5, 3.5))
     epochs = [row["epoch"] for row in history]
     for key in keys:
         ax.plot(epochs, [row[key] for row in history], marker="o", markersize=3,

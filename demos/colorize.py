@@ -119,7 +119,7 @@ def colorize_photo(model, photo: np.ndarray, patch: int, stride: int) -> np.ndar
 
 def save_side_by_side(images: dict[str, np.ndarray], path: Path) -> None:
     """Whole (H, W, 3) images in one row, each titled."""
-    plt = plots._pyplot()
+    plt = plots.pyplot()
     fig, axes = plt.subplots(1, len(images), figsize=(3.6 * len(images), 2.8), squeeze=False)
     for ax, (title, image) in zip(axes[0], images.items(), strict=True):
         ax.imshow(np.clip(image, 0, 1))

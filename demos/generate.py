@@ -134,7 +134,7 @@ def label_entropy_bits(labels: np.ndarray) -> float:
 def sample_panels(samples: dict[str, np.ndarray], scores: dict, path: Path,
                   ncols: int = 8) -> None:
     """One grid of ncols x ncols samples per sampler, side by side."""
-    plt = plots._pyplot()
+    plt = plots.pyplot()
     fig, axes = plt.subplots(1, len(samples), figsize=(3.2 * len(samples), 3.7), squeeze=False)
     for ax, (name, images) in zip(axes[0], samples.items(), strict=True):
         ax.imshow(plots.tile(images[:ncols * ncols], ncols), cmap="gray", vmin=0, vmax=1,

@@ -108,7 +108,7 @@ def scatter_panels(panels: list[tuple[str, np.ndarray, np.ndarray, float]],
     """One scatter plot per (title, points (N, 2), labels (N,), framed), coloured by digit;
     each panel is centred on the median point, and along each axis shows the fraction
     ``framed`` of the points nearest to it."""
-    plt = plots._pyplot()
+    plt = plots.pyplot()
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4.4), squeeze=False)
     for ax, (title, points, labels, framed) in zip(axes[0], panels, strict=True):
         dots = ax.scatter(points[:, 0], points[:, 1], c=labels, cmap="tab10", s=1.5,
@@ -126,7 +126,7 @@ def scatter_panels(panels: list[tuple[str, np.ndarray, np.ndarray, float]],
 
 
 def plot_sweep(sizes, pca_errors, ae_errors, path: Path) -> None:
-    plt = plots._pyplot()
+    plt = plots.pyplot()
     fig, ax = plt.subplots(figsize=(5, 3.5))
     ax.plot(sizes, pca_errors, marker="o", label="PCA")
     ax.plot(sizes, ae_errors, marker="s", label="autoencoder")
