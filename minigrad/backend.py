@@ -166,6 +166,16 @@ class Device:
         """Integers uniform in [low, high) of ``shape``."""
         return self._draw("integers", low, high, size=shape, dtype=np.dtype(dtype))
 
+    # -- memory layout ------------------------------------------------------------------------
+    def is_transposed(self, a) -> bool:
+        """Whether the 2-D array ``a`` is stored column-major (the transposed view of a
+        row-major array). Ops use it to hand back results in the memory order of their inputs:
+        NumPy/CuPy elementwise ops on operands of different orders are several times slower.
+        False where the namespace does not say (array_api_strict)."""
+        if self.type == "strict" or a.ndim != 2:
+            return False
+        return a.flags.f_contiguous and not a.flags.c_contiguous
+
     # -- scatter-add --------------------------------------------------------------------------
     def scatter_add(self, size: int, index, values):
         """A 1-D array of ``size`` zeros with ``values[k]`` added at ``index[k]`` (repeats add).

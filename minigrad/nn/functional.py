@@ -47,14 +47,21 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
                          f"{in_features}), got shape {x.shape}")
     xp = x.device.xp
     x2 = xp.reshape(x.data, (-1, in_features))
-    out = x2 @ weight.data.T
+    # A column-major x (e.g. the flattened batch-last images of ops/conv.py) gets a column-major
+    # output and gradient, computed as the transpose of W x2^T (same product, free view): the
+    # elementwise ops next to this layer then see operands of one memory order, several times
+    # faster than mixed orders.
+    transposed = x.device.is_transposed(x2)
+    out = (weight.data @ x2.T).T if transposed else x2 @ weight.data.T
     if bias is not None:
         out += xp.astype(bias.data, out.dtype)
     out = xp.reshape(out, x.shape[:-1] + (out_features,))
 
     def backward(g):
         g2 = xp.reshape(g, (-1, out_features))
-        gx = xp.reshape(g2 @ weight.data, x.shape) if x.requires_grad else None
+        gx = None
+        if x.requires_grad:
+            gx = xp.reshape((weight.data.T @ g2.T).T if transposed else g2 @ weight.data, x.shape)
         gw = g2.T @ x2 if weight.requires_grad else None
         if bias is None:
             return gx, gw
