@@ -140,14 +140,16 @@ def _im2col(dev: Device, xpad, kernel, stride, dilation, out_hw):
     return xp.reshape(cols, (c * kh * kw, ho * wo * n))
 
 
-def _col2im(dev: Device, cols, padded_shape, kernel, stride, dilation, out_hw):
+def _col2im(dev: Device, cols, padded_shape, kernel, stride, dilation, out_hw, start=0.0):
     """The adjoint of _im2col: cols (C*kh*kw, Ho*Wo*N) -> (C, Hp, Wp, N), every tap's block
-    added back into the slice it was copied from."""
+    added back into the slice it was copied from, on top of ``start`` (a scalar or an array
+    broadcastable to (C, Hp, Wp, N): conv_transpose2d starts from its bias, saving a pass)."""
     xp = dev.xp
     (kh, kw), (ho, wo) = kernel, out_hw
     c, n = padded_shape[0], padded_shape[3]
     cols = xp.reshape(cols, (c, kh, kw, ho, wo, n))
-    out = xp.zeros(padded_shape, dtype=cols.dtype, device=dev.native)
+    out = xp.empty(padded_shape, dtype=cols.dtype, device=dev.native)
+    out[...] = start
     for i in range(kh):
         for j in range(kw):
             out[_tap(i, j, stride, dilation, out_hw)] += cols[:, i, j, ...]
@@ -237,11 +239,10 @@ def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stri
     x2 = xp.reshape(_chwn(xp, x.data), (c, h * w * n))
     w2 = xp.reshape(weight.data, (c, o * kh * kw))
     padded_shape = (o, ho + 2 * ph, wo + 2 * pw, n)
-    out = _col2im(dev, w2.T @ x2, padded_shape, (kh, kw), stride, dilation, (h, w))
-    out = _cropped(out, padding, (ho, wo))                                 # (C_out, Ho, Wo, N)
-    if bias is not None:
-        out += xp.astype(xp.reshape(bias.data, (o, 1, 1, 1)), out.dtype)
-    y = _nchw(xp, out)
+    cols = w2.T @ x2                                                       # (C_out*kh*kw, H*W*N)
+    start = 0.0 if bias is None else xp.astype(xp.reshape(bias.data, (o, 1, 1, 1)), cols.dtype)
+    out = _col2im(dev, cols, padded_shape, (kh, kw), stride, dilation, (h, w), start)
+    y = _nchw(xp, _cropped(out, padding, (ho, wo)))                       # of (C_out, Ho, Wo, N)
 
     def backward(g):
         gpad = _padded(dev, _chwn(xp, g), padding)
