@@ -12,7 +12,9 @@ __all__ = ["relu", "leaky_relu", "elu", "sigmoid", "tanh", "softplus", "gelu", "
 def relu(x: Tensor) -> Tensor:
     """max(x, 0).   dx = g * [x > 0]"""
     xp = x.device.xp
-    out = xp.maximum(x.data, 0)
+    # Against an array of zeros, not the scalar 0: NumPy's maximum has no vectorised loop for
+    # a broadcast scalar and is slower that way, even counting the zero-fill.
+    out = xp.maximum(x.data, xp.zeros_like(x.data))
     return _from_op(out, (x,), lambda g: (g * xp.astype(x.data > 0, g.dtype),))
 
 
