@@ -178,3 +178,25 @@ def test_classifier_is_cached_and_retrained_when_settings_change(tmp_path):
     assert not model.training
     _, retrained = load_or_train(*args, epochs=2, progress=False)
     assert retrained["epochs"] == 2 and path.stat().st_mtime_ns != stamp
+
+
+def test_run_all_reproduce_runs_after_the_demos_and_survives_a_missed_target(monkeypatch,
+                                                                            tmp_path, capsys):
+    order = []
+    for name, (module, _) in run_all.DEMOS.items():
+        monkeypatch.setattr(module, "main", lambda argv, name=name: order.append((name, argv)))
+
+    def missed(argv):
+        order.append(("reproduce", argv))
+        raise SystemExit(1)
+
+    monkeypatch.setattr(run_all.reproduce, "main", missed)
+    seconds = run_all.main(["--reproduce", "--threads", "1", "--no-progress",
+                            "--out", str(tmp_path)])
+    assert [name for name, _ in order] == [*run_all.DEMOS, "reproduce"]
+    assert order[-1][1] == ["--device", "cpu", "--threads", "1",
+                            "--out", str(tmp_path / "reproduce")]
+    assert "--no-progress" in order[0][1]
+    assert "reproduce" in seconds and "target was missed" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        run_all.main(["--quick", "--reproduce"])
