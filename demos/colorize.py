@@ -182,8 +182,7 @@ def run(args: argparse.Namespace) -> dict:
         "n_train": len(rgb_train), "n_test": len(rgb_test), "model": args.model,
         "latent_dim": args.latent_dim, "epochs": history[-1]["epoch"], "scores": scores,
         "photo_scores": photo_scores, "table": table,
-        "train_seconds": sum(row["time"] for row in history),
-        "wall_seconds": time.perf_counter() - started, "device": str(device),
+        **common.timings(started, device, common.train_seconds(history)),
     }
     common.write_json(metrics, out / "metrics.json")
     return metrics

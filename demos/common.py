@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -107,6 +108,17 @@ def fit(model, loss_fn, train_arrays, test_arrays, args: argparse.Namespace, out
                       out_dir=out_dir, seed=args.seed, progress=not args.no_progress)
     return trainer.fit(train_arrays, test_arrays, epochs=args.epochs,
                        batch_size=args.batch_size, resume=args.resume)
+
+
+def train_seconds(history: list[dict]) -> float:
+    """The training time of a Trainer history: the sum of its epochs' times."""
+    return sum(row["time"] for row in history)
+
+
+def timings(started: float, device, trained_seconds: float) -> dict:
+    """The entries every demo's metrics.json ends with: training and wall time, the device."""
+    return {"train_seconds": trained_seconds, "wall_seconds": time.perf_counter() - started,
+            "device": str(device)}
 
 
 def write_json(data: dict, path: str | Path) -> None:

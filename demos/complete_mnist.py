@@ -117,8 +117,7 @@ def run(args: argparse.Namespace) -> dict:
         "dataset": data.name, "n_train": len(x_train), "n_test": len(x_test),
         "square": args.square, "random_fraction": args.random_fraction, "model": args.model,
         "latent_dim": args.latent_dim, "epochs": history[-1]["epoch"], "scores": scores,
-        "table": table, "train_seconds": sum(row["time"] for row in history),
-        "wall_seconds": time.perf_counter() - started, "device": str(device),
+        "table": table, **common.timings(started, device, common.train_seconds(history)),
     }
     common.write_json(metrics, out / "metrics.json")
     return metrics

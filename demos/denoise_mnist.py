@@ -118,8 +118,7 @@ def run(args: argparse.Namespace) -> dict:
         "noise": args.noise, "level": level, "model": args.model,
         "latent_dim": args.latent_dim, "epochs": history[-1]["epoch"],
         "best_filter": filter_name, "scores": scores, "table": table,
-        "train_seconds": sum(row["time"] for row in history),
-        "wall_seconds": time.perf_counter() - started, "device": str(device),
+        **common.timings(started, device, common.train_seconds(history)),
     }
     common.write_json(metrics, out / "metrics.json")
     return metrics

@@ -73,7 +73,7 @@ def train(build, loss_fn, x_train, x_test, args, out_dir: Path):
     mg.manual_seed(args.seed)
     model = build()
     history = common.fit(model, loss_fn, (x_train,), (x_test,), args, out_dir)
-    return model, sum(row["time"] for row in history)
+    return model, common.train_seconds(history)
 
 
 def code_samplers(codes: np.ndarray, n: int, components: int, rng: np.random.Generator,
@@ -213,8 +213,7 @@ def run(args: argparse.Namespace) -> dict:
         "components": args.components, "scores": scores, "mixtures": mixtures,
         "published_fid": PUBLISHED_FID,
         "classifier": classifier_info, "table": table,
-        "train_seconds": ae_seconds + vae_seconds,
-        "wall_seconds": time.perf_counter() - started, "device": str(device),
+        **common.timings(started, device, ae_seconds + vae_seconds),
     }
     common.write_json(metrics, out / "metrics.json")
     return metrics

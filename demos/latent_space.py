@@ -74,7 +74,7 @@ def train_autoencoder(latent_dim: int, x_train, x_test, args, out_dir: Path, epo
     model = MLPAutoencoder((x_train.shape[1], *args.hidden, latent_dim))
     history = common.fit(model, autoencoder_loss_fn("bce"), (x_train,), (x_test,), args,
                          out_dir, epochs=epochs)
-    seconds = sum(row["time"] for row in history)
+    seconds = common.train_seconds(history)
     return model, history[-1]["test_sq_error"] / x_train.shape[1], seconds
 
 
@@ -203,8 +203,7 @@ def run(args: argparse.Namespace) -> dict:
         "sweep": {"sizes": list(args.sweep), "epochs": args.sweep_epochs,
                   "pca_sq_error_per_pixel": pca_errors, "ae_sq_error_per_pixel": ae_errors},
         "tsne_size": args.tsne_size, "tsne_seconds": tsne_seconds,
-        "train_seconds": train_seconds,
-        "wall_seconds": time.perf_counter() - started, "device": str(device),
+        **common.timings(started, device, train_seconds),
     }
     common.write_json(metrics, out / "metrics.json")
     return metrics

@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> dict:
                                   args.latent_dim, args.hidden, args.channels)
         history = common.fit(model, autoencoder_loss_fn("bce"), (low_train, x_train),
                              (low_test, x_test), args, out / f"x{factor}")
-        train_seconds += sum(row["time"] for row in history)
+        train_seconds += common.train_seconds(history)
         epochs = history[-1]["epoch"]
         ours = predict(model, low_test).reshape(data.x_test.shape)
         nearest = upsample(low_test[:, 0], size, order=0)
@@ -91,8 +91,8 @@ def run(args: argparse.Namespace) -> dict:
     metrics = {
         "dataset": data.name, "n_train": len(x_train), "n_test": len(x_test),
         "factors": list(args.factors), "model": args.model, "latent_dim": args.latent_dim,
-        "epochs": epochs, "scores": scores, "table": table, "train_seconds": train_seconds,
-        "wall_seconds": time.perf_counter() - started, "device": str(device),
+        "epochs": epochs, "scores": scores, "table": table,
+        **common.timings(started, device, train_seconds),
     }
     common.write_json(metrics, out / "metrics.json")
     return metrics

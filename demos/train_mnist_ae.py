@@ -91,10 +91,8 @@ def train(args: argparse.Namespace) -> dict:
         "test_sq_error_per_image": final["sq_error"],
         "test_sq_error_per_pixel": final["sq_error"] / pixels,
         "test_bce_per_image": final["bce"],
-        "train_seconds": sum(row["time"] for row in history),
-        "seconds_per_epoch": sum(row["time"] for row in history) / len(history),
-        "wall_seconds": time.perf_counter() - started,
-        "device": str(device),
+        "seconds_per_epoch": common.train_seconds(history) / len(history),
+        **common.timings(started, device, common.train_seconds(history)),
     }
     common.write_json(metrics, out / "metrics.json")
     print(f"test squared error {metrics['test_sq_error_per_image']:.2f} per image "

@@ -103,10 +103,8 @@ def train(args: argparse.Namespace) -> dict:
         "test_elbo_nats_per_image": last["test_elbo"],
         "test_bce_per_image": last["test_recon"],
         "test_kl_per_image": last["test_kl"],
-        "train_seconds": sum(row["time"] for row in history),
-        "seconds_per_epoch": sum(row["time"] for row in history) / len(history),
-        "wall_seconds": time.perf_counter() - started,
-        "device": str(device),
+        "seconds_per_epoch": common.train_seconds(history) / len(history),
+        **common.timings(started, device, common.train_seconds(history)),
     }
     common.write_json(metrics, out / "metrics.json")
     print(f"test loss (BCE + KL) {metrics['test_loss_bce_kl_per_image']:.2f} nats per image; "
