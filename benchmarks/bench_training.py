@@ -31,6 +31,21 @@ from minigrad.nn import functional as F
 BATCH = 128
 
 
+def training_step(model, optimizer_class, loss_of):
+    """One full step, written once for both libraries (their APIs agree): zero grads,
+    forward + loss, backward, Adam update, loss read back to the host."""
+    opt = optimizer_class(model.parameters(), lr=1e-3)
+
+    def step():
+        opt.zero_grad()
+        loss = loss_of(model)
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    return step
+
+
 # -- the models in minigrad ------------------------------------------------------------------
 
 def mlp_autoencoder(device):
@@ -80,16 +95,7 @@ def minigrad_steps(device):
     x_img = mg.rand(BATCH, 1, 28, 28, device=device)
 
     def stepper(model, loss_of):
-        opt = optim.Adam(model.parameters(), lr=1e-3)
-
-        def step():
-            opt.zero_grad()
-            loss = loss_of(model)
-            loss.backward()
-            opt.step()
-            return loss.item()
-
-        return step
+        return training_step(model, optim.Adam, loss_of)
 
     def vae_loss(model):
         recon, mu, logvar = model(x_flat)
@@ -143,16 +149,7 @@ def torch_steps():
             return torch.sigmoid(self.fc4(torch.relu(self.fc3(z)))), mu, logvar
 
     def stepper(model, loss_of):
-        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-
-        def step():
-            opt.zero_grad()
-            loss = loss_of(model)
-            loss.backward()
-            opt.step()
-            return loss.item()
-
-        return step
+        return training_step(model, torch.optim.Adam, loss_of)
 
     def vae_loss(model):
         recon, mu, logvar = model(x_flat)
