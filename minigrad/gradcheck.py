@@ -51,20 +51,17 @@ def gradcheck(fn, inputs, params=(), *, eps: float = 1e-6, atol: float = 1e-5,
     tensors = _checked_tensors(inputs, params)
     rng = np.random.default_rng(seed)
 
-    with no_grad():
-        out = fn(*inputs)
+    for t in tensors:
+        t.grad = None
+    out = fn(*inputs)
     weight = out.device.from_numpy(rng.standard_normal(out.shape), out.dtype)
-
+    (out * _leaf(weight, out.device)).sum().backward()
     xp = out.device.xp
 
     def objective() -> float:
         with no_grad():
             return float(to_numpy(xp.sum(fn(*inputs).data * weight)))
 
-    for t in tensors:
-        t.grad = None
-    projected = fn(*inputs) * _leaf(weight, out.device)
-    projected.sum().backward()
     analytic = [np.zeros(t.shape) if t.grad is None else to_numpy(t.grad) for t in tensors]
 
     if fast:

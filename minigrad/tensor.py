@@ -8,6 +8,8 @@ are attached to the class in ``ops/__init__.py``, next to the ops they call.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from minigrad import autograd
@@ -60,7 +62,7 @@ class Tensor:
 
     @property
     def size(self) -> int:
-        return int(np.prod(self.data.shape))
+        return math.prod(self.data.shape)
 
     @property
     def dtype(self) -> np.dtype:
