@@ -16,8 +16,9 @@ def relu(x: Tensor) -> Tensor:
     # a broadcast scalar and is slower that way, even counting the zero-fill.
     out = xp.maximum(x.data, xp.zeros_like(x.data))
     # The mask is taken now, while x is still in cache, and kept (1 byte an element) instead of
-    # reading x again in the backward pass.
-    positive = x.data > 0
+    # reading x again in the backward pass; without a backward to come (inference, or an input
+    # that needs no gradient) it is not taken at all.
+    positive = x.data > 0 if x.requires_grad else None
     return _from_op(out, (x,), lambda g: (g * xp.astype(positive, g.dtype),))
 
 
