@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from minigrad.optim.optimizer import Optimizer, with_weight_decay
+from minigrad.optim.optimizer import Optimizer, update_square_average_, with_weight_decay
 
 __all__ = ["Adam", "AdamW"]
 
@@ -56,11 +56,7 @@ class Adam(Optimizer):
         m, v = state["exp_avg"], state["exp_avg_sq"]
         m *= b1
         m += (1 - b1) * g
-        g2 = g * g
-        g2 *= 1 - b2
-        v *= b2
-        v += g2
-        del g2  # one temporary at a time (see optimizer.py)
+        update_square_average_(v, g, b2)
         if group["amsgrad"]:
             v = state["max_exp_avg_sq"] = xp.maximum(state["max_exp_avg_sq"], v)
 

@@ -32,6 +32,15 @@ def with_weight_decay(g, p: Tensor, weight_decay: float):
     return out
 
 
+def update_square_average_(average, g, decay: float) -> None:
+    """average <- decay * average + (1 - decay) * g^2, in place (Adam's v, RMSprop's mean
+    square), with a single temporary array alive at a time (see the module docstring)."""
+    g2 = g * g
+    g2 *= 1 - decay
+    average *= decay
+    average += g2
+
+
 class Optimizer:
     """Base class of the optimizers.
 

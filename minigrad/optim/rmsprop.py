@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from minigrad.optim.optimizer import Optimizer, with_weight_decay
+from minigrad.optim.optimizer import Optimizer, update_square_average_, with_weight_decay
 
 __all__ = ["RMSprop"]
 
@@ -48,11 +48,7 @@ class RMSprop(Optimizer):
         g = with_weight_decay(g, p, group["weight_decay"])
 
         s = state["square_avg"]
-        g2 = g * g
-        g2 *= 1 - alpha
-        s *= alpha
-        s += g2
-        del g2  # one temporary at a time (see optimizer.py)
+        update_square_average_(s, g, alpha)
         if group["centered"]:
             a = state["grad_avg"]
             a *= alpha
