@@ -163,15 +163,20 @@ def torch_steps():
     }
 
 
-def median_ms(step, warmup: int, steps: int, clock) -> float:
+def median_ms(steps: list, warmup: int, count: int, clock) -> list[float]:
+    """The median time of each step function, in ms. The functions take turns, one step each,
+    so that a change in the machine's speed during the run (other jobs, a neighbouring VM)
+    slows both libraries alike instead of whichever happened to run then."""
     for _ in range(warmup):
-        step()
-    times = []
-    for _ in range(steps):
-        t0 = clock()
-        step()
-        times.append(clock() - t0)
-    return statistics.median(times) * 1e3
+        for step in steps:
+            step()
+    times = [[] for _ in steps]
+    for _ in range(count):
+        for step, samples in zip(steps, times, strict=True):
+            t0 = clock()
+            step()
+            samples.append(clock() - t0)
+    return [statistics.median(samples) * 1e3 for samples in times]
 
 
 def main() -> None:
@@ -210,13 +215,12 @@ def main() -> None:
         print("PyTorch not installed: minigrad timings only")
     print(f"{'model':<12} {'minigrad ms':>12} {'PyTorch ms':>11} {'ratio':>6}")
     for name, step in ours.items():
-        ms = median_ms(step, args.warmup, args.steps, clock)
         if name in theirs:
-            ref = median_ms(theirs[name], args.warmup, args.steps, clock)
+            ms, ref = median_ms([step, theirs[name]], args.warmup, args.steps, clock)
             print(f"{name:<12} {ms:>12.2f} {ref:>11.2f} {ms / ref:>6.2f}")
         else:
+            (ms,) = median_ms([step], args.warmup, args.steps, clock)
             print(f"{name:<12} {ms:>12.2f}")
-
 
 if __name__ == "__main__":
     main()

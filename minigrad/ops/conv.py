@@ -156,6 +156,20 @@ def _col2im(dev: Device, cols, padded_shape, kernel, stride, dilation, out_hw, s
     return out
 
 
+def _weight_gradient(a, b):
+    """a (M, P) @ b (K, P)^T, the weight gradient's product, whose inner axis P (one entry per
+    output pixel of the batch) is long. Computed as (b @ a^T)^T when b has more rows: OpenBLAS
+    runs these long-inner products faster with the larger output side as rows (for conv2d's
+    64 x 288 gradient at batch 128: 1.1 ms instead of 1.5 ms with SkylakeX kernels)."""
+    return (b @ a.T).T if b.shape[0] > a.shape[0] else a @ b.T
+
+
+def _row_sums(dev: Device, a):
+    """a (O, P) summed over its long axis P, for the bias gradient: as the matrix-vector
+    product a @ ones(P), which BLAS does about 4 times faster than NumPy's summation."""
+    return a @ dev.xp.ones(a.shape[1], dtype=a.dtype, device=dev.native)
+
+
 # -- convolution --------------------------------------------------------------------------------
 
 def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
@@ -197,9 +211,9 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padd
             dxpad = _col2im(dev, w2.T @ g2, padded_shape, (kh, kw), stride, dilation, out_hw)
             gx = _nchw(xp, _cropped(dxpad, padding, (h, w)))
         if weight.requires_grad:
-            gw = xp.reshape(g2 @ cols.T, weight.shape)
+            gw = xp.reshape(_weight_gradient(g2, cols), weight.shape)
         if bias is not None and bias.requires_grad:
-            gb = xp.sum(g2, axis=1)
+            gb = _row_sums(dev, g2)
         return (gx, gw) if bias is None else (gx, gw, gb)
 
     return _from_op(y, (x, weight) if bias is None else (x, weight, bias), backward)
@@ -251,7 +265,7 @@ def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stri
         if x.requires_grad:
             gx = _nchw(xp, xp.reshape(w2 @ gcols, (c, h, w, n)))
         if weight.requires_grad:
-            gw = xp.reshape(x2 @ gcols.T, weight.shape)
+            gw = xp.reshape(_weight_gradient(x2, gcols), weight.shape)
         if bias is not None and bias.requires_grad:
             gb = xp.sum(g, axis=(0, 2, 3))
         return (gx, gw) if bias is None else (gx, gw, gb)
