@@ -163,19 +163,25 @@ def torch_steps():
     }
 
 
-def median_ms(steps: list, warmup: int, count: int, clock) -> list[float]:
-    """The median time of each step function, in ms. The functions take turns, one step each,
-    so that a change in the machine's speed during the run (other jobs, a neighbouring VM)
-    slows both libraries alike instead of whichever happened to run then."""
+def median_ms(steps: list, warmup: int, count: int, clock, turn: int = 5) -> list[float]:
+    """The median time of each step function over ``count`` timed steps, in ms.
+
+    The functions take turns, ``turn`` timed steps each after one untimed step that warms the
+    caches back up for it. Timing one library after the other would let a change in the
+    machine's speed during the run (other jobs, a neighbouring VM) slow only one of them;
+    alternating single steps would time both with caches the other one just emptied.
+    """
     for _ in range(warmup):
         for step in steps:
             step()
     times = [[] for _ in steps]
-    for _ in range(count):
+    while len(times[0]) < count:
         for step, samples in zip(steps, times, strict=True):
-            t0 = clock()
             step()
-            samples.append(clock() - t0)
+            for _ in range(min(turn, count - len(samples))):
+                t0 = clock()
+                step()
+                samples.append(clock() - t0)
     return [statistics.median(samples) * 1e3 for samples in times]
 
 
