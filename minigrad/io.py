@@ -175,7 +175,8 @@ def _write_npz(file, arrays: dict[str, np.ndarray]) -> None:
 
 
 def _write_atomically(path: str, write) -> None:
-    """Call ``write(file)`` on a new file next to ``path``, then move it over ``path``."""
+    """Call ``write(file)`` on a new file next to ``path``, flush it to disk, move it over
+    ``path``, then flush the directory so that the move itself survives a power cut."""
     directory = os.path.dirname(os.path.abspath(path))
     temporary = os.path.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(4)}.tmp")
     # Mode 0o666 lets the umask decide, as for any file created with open().
@@ -191,3 +192,18 @@ def _write_atomically(path: str, write) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
         raise
+    _sync_directory(directory)
+
+
+def _sync_directory(directory: str) -> None:
+    """fsync a directory, where the system allows it (POSIX; Windows cannot open one)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # some file systems refuse fsync on a directory; the file is safe anyway
+        pass
+    finally:
+        os.close(fd)

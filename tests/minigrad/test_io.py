@@ -4,6 +4,7 @@ no pickle, and clear errors."""
 import json
 import os
 import pickle
+import stat
 
 import numpy as np
 import pytest
@@ -162,6 +163,24 @@ def test_a_crash_while_writing_leaves_the_old_file_intact(tmp_path, monkeypatch)
     assert os.listdir(tmp_path) == ["ckpt.npz"]  # no temporary file left behind
     got = mg.load(path)
     assert got["epoch"] == 1 and np.array_equal(got["w"].numpy(), np.ones(3))
+
+
+def test_save_flushes_the_file_then_its_directory(tmp_path, monkeypatch):
+    """Data first, then the directory entry of the rename, so a power cut loses neither."""
+    synced = []
+    real_fsync = os.fsync
+
+    def recording_fsync(fd):
+        info = os.fstat(fd)
+        synced.append((stat.S_ISDIR(info.st_mode), info.st_ino))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", recording_fsync)
+    mg.save({"w": mg.ones(3)}, tmp_path / "ckpt.npz")
+    monkeypatch.undo()
+    assert [is_dir for is_dir, _ in synced] == [False, True]
+    assert synced[0][1] == os.stat(tmp_path / "ckpt.npz").st_ino  # the file, renamed since
+    assert synced[1][1] == os.stat(tmp_path).st_ino
 
 
 def test_keys_that_are_also_savez_arguments(tmp_path):
