@@ -135,7 +135,22 @@ def torch_steps():
         tnn.ConvTranspose2d(64, 32, 3, stride=2, padding=1, output_padding=1), tnn.ReLU(),
         tnn.ConvTranspose2d(32, 1, 3, stride=2, padding=1, output_padding=1), tnn.Sigmoid())
 
-    class TorchVAE(tnn.Module):
+    def stepper(model, loss_of):
+        return training_step(model, torch.optim.Adam, loss_of)
+
+    return {
+        "W1 MLP AE": stepper(mlp, lambda m: tF.mse_loss(m(x_flat), x_flat)),
+        "W2 conv AE": stepper(conv, lambda m: tF.mse_loss(m(x_img), x_img)),
+        "W3 VAE": stepper(torch_example_vae(), lambda m: torch_vae_loss(m, x_flat)),
+    }
+
+
+def torch_example_vae():
+    """The model of PyTorch's examples/vae: 784-400-(20, 20), reparameterization, 20-400-784."""
+    import torch
+    from torch import nn as tnn
+
+    class ExampleVAE(tnn.Module):
         def __init__(self):
             super().__init__()
             self.fc1, self.fc21, self.fc22 = (tnn.Linear(784, 400), tnn.Linear(400, 20),
@@ -148,19 +163,17 @@ def torch_steps():
             z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
             return torch.sigmoid(self.fc4(torch.relu(self.fc3(z)))), mu, logvar
 
-    def stepper(model, loss_of):
-        return training_step(model, torch.optim.Adam, loss_of)
+    return ExampleVAE()
 
-    def vae_loss(model):
-        recon, mu, logvar = model(x_flat)
-        bce = tF.binary_cross_entropy(recon, x_flat, reduction="sum")
-        return bce - 0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
 
-    return {
-        "W1 MLP AE": stepper(mlp, lambda m: tF.mse_loss(m(x_flat), x_flat)),
-        "W2 conv AE": stepper(conv, lambda m: tF.mse_loss(m(x_img), x_img)),
-        "W3 VAE": stepper(TorchVAE(), vae_loss),
-    }
+def torch_vae_loss(model, x):
+    """The example's loss: BCE summed over pixels and images, plus the analytic KL."""
+    import torch
+    from torch.nn import functional as tF
+
+    recon, mu, logvar = model(x)
+    bce = tF.binary_cross_entropy(recon, x, reduction="sum")
+    return bce - 0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
 
 
 def median_ms(steps: list, warmup: int, count: int, clock, turn: int = 5) -> list[float]:

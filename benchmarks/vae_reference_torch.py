@@ -19,50 +19,32 @@ import argparse
 import statistics
 import time
 
+from bench_training import torch_example_vae, torch_vae_loss
+
 from autoencoders.datasets import load_dataset
 
 
-def test_loss_after_training(seed: int, x_train, x_test, epochs: int = 10) -> float:
+def trained_test_loss(seed: int, x_train, x_test, epochs: int = 10) -> float:
     import torch
-    from torch import nn
-    from torch.nn import functional as F
 
     torch.manual_seed(seed)
+    model = torch_example_vae()
 
-    class VAE(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.fc1, self.fc21, self.fc22 = (nn.Linear(784, 400), nn.Linear(400, 20),
-                                              nn.Linear(400, 20))
-            self.fc3, self.fc4 = nn.Linear(20, 400), nn.Linear(400, 784)
-
-        def forward(self, x):
-            h = F.relu(self.fc1(x))
-            mu, logvar = self.fc21(h), self.fc22(h)
-            z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
-            return torch.sigmoid(self.fc4(F.relu(self.fc3(z)))), mu, logvar
-
-    def loss_of(model, x):
-        recon, mu, logvar = model(x)
-        bce = F.binary_cross_entropy(recon, x, reduction="sum")
-        return bce - 0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
-
-    def test_loss():
+    def evaluate():
         model.eval()
         with torch.no_grad():
-            return sum(loss_of(model, x).item() for x in x_test.split(128)) / len(x_test)
+            return sum(torch_vae_loss(model, x).item() for x in x_test.split(128)) / len(x_test)
 
-    model = VAE()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     for _ in range(epochs):
         model.train()
         for batch in torch.randperm(len(x_train)).split(128):
             optimizer.zero_grad()
-            loss = loss_of(model, x_train[batch])
+            loss = torch_vae_loss(model, x_train[batch])
             loss.backward()
             optimizer.step()
-        loss = test_loss()  # after every epoch, as the example (its noise draws count too)
-    return loss
+        test_loss = evaluate()  # after every epoch, as the example (its noise draws count too)
+    return test_loss
 
 
 def main() -> None:
@@ -83,7 +65,7 @@ def main() -> None:
     losses = []
     for seed in range(args.seeds):
         start = time.perf_counter()
-        losses.append(test_loss_after_training(seed, x_train, x_test))
+        losses.append(trained_test_loss(seed, x_train, x_test))
         print(f"seed {seed}: test loss {losses[-1]:.2f} nats per image "
               f"({(time.perf_counter() - start) / 60:.1f} min)", flush=True)
     if len(losses) > 1:
