@@ -6,7 +6,7 @@ from minigrad.backend import float32
 from minigrad.nn import functional as F
 from minigrad.nn.linear import _empty_parameter, reset_weight_and_bias
 from minigrad.nn.module import Module
-from minigrad.ops.conv import _pair
+from minigrad.ops.conv import _conv_padding, _pair
 from minigrad.tensor import Tensor
 
 __all__ = ["Conv2d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "Upsample"]
@@ -15,7 +15,8 @@ __all__ = ["Conv2d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "Upsample"]
 class Conv2d(Module):
     """2-D convolution: (N, in_channels, H, W) -> (N, out_channels, Ho, Wo),
     Ho = (H + 2p - d(k-1) - 1)//s + 1.  weight (out, in, kh, kw), bias (out,).
-    kernel_size, stride, padding, dilation: an int or a (height, width) pair."""
+    kernel_size, stride, padding, dilation: an int or a (height, width) pair; padding may also
+    be "valid" (none) or "same" (stride 1 only: Ho = H, Wo = W)."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
                  dilation=1, bias: bool = True, device=None, dtype=float32):
@@ -23,7 +24,7 @@ class Conv2d(Module):
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size = _pair(kernel_size, "kernel_size", 1)
         self.stride = _pair(stride, "stride", 1)
-        self.padding = _pair(padding, "padding", 0)
+        self.padding = _conv_padding(padding, self.stride)
         self.dilation = _pair(dilation, "dilation", 1)
         kh, kw = self.kernel_size
         self.weight = _empty_parameter((out_channels, in_channels, kh, kw), device, dtype)
@@ -36,8 +37,8 @@ class Conv2d(Module):
     def extra_repr(self) -> str:
         text = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
                 f"stride={self.stride}")
-        if self.padding != (0, 0):
-            text += f", padding={self.padding}"
+        if self.padding not in ((0, 0), "valid"):
+            text += f", padding={self.padding!r}"
         if self.dilation != (1, 1):
             text += f", dilation={self.dilation}"
         return text + ("" if self.bias is not None else ", bias=False")

@@ -35,7 +35,7 @@ import math
 
 from minigrad.backend import Device, DeviceError
 from minigrad.ops.linalg import _axis_sum, matmul
-from minigrad.ops.shape import permute, reshape
+from minigrad.ops.shape import pad, permute, reshape
 from minigrad.tensor import Tensor, _from_op, _leaf
 
 __all__ = ["conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "upsample",
@@ -66,6 +66,32 @@ def _pair(value, name: str, low: int) -> tuple[int, int]:
     return pair
 
 
+def _conv_padding(padding, stride: tuple[int, int]):
+    """conv2d's padding argument checked: a pair of ints >= 0, or "valid" or "same" (which
+    needs stride 1, as in PyTorch: with a larger stride no padding keeps the size)."""
+    if not isinstance(padding, str):
+        return _pair(padding, "padding", 0)
+    if padding not in ("valid", "same"):
+        raise ValueError(f"padding must be 'valid', 'same', an int or a pair of ints, got "
+                         f"{padding!r}")
+    if padding == "same" and stride != (1, 1):
+        raise ValueError(f"padding='same' needs stride 1 (no padding keeps the size with a "
+                         f"larger stride), got stride {stride}")
+    return padding
+
+
+def _resolve_padding(x: Tensor, padding: str, kernel, dilation):
+    """"valid": no padding. "same": Ho = H from d(k-1) zeros per axis, half before and the rest
+    after; an odd total's extra zero (after, as PyTorch) is added to x by an explicit pad.
+    Returns the input to convolve and its symmetric padding."""
+    if padding == "valid":
+        return x, (0, 0)
+    totals = [d * (k - 1) for k, d in zip(kernel, dilation, strict=True)]
+    if any(t % 2 for t in totals):
+        x = pad(x, [(0, 0), (0, 0), (0, totals[0] % 2), (0, totals[1] % 2)])
+    return x, (totals[0] // 2, totals[1] // 2)
+
+
 def _check_input(op: str, x: Tensor, *others: Tensor | None) -> None:
     if not isinstance(x, Tensor) or x.ndim != 4:
         shape = x.shape if isinstance(x, Tensor) else type(x).__name__
@@ -80,6 +106,11 @@ def _check_operands(op: str, x: Tensor, *others: Tensor | None) -> None:
         if t is not None and t.device is not x.device:
             raise DeviceError(f"{op}: input on {x.device} but parameter on {t.device}; "
                               "move the layer with .to(device)")
+
+
+def _check_weight(op: str, weight: Tensor, expected: str) -> None:
+    if weight.ndim != 4:
+        raise ValueError(f"{op}: expected a weight of shape {expected}, got {weight.shape}")
 
 
 def _check_output(op: str, x: Tensor, out_hw: tuple[int, int]) -> None:
@@ -178,11 +209,15 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padd
     Steps (shapes):  xpad (C, Hp, Wp, N) -> cols (C*kh*kw, Ho*Wo*N)
                      -> W (O, C*kh*kw) @ cols = y (O, Ho*Wo*N) -> viewed as (N, O, Ho, Wo).
     Backward:  dW = g2 @ cols^T,  db = sum of g2 over pixels,  dx = col2im(W^T @ g2), cropped.
-    stride, padding, dilation: an int or a (height, width) pair.
+    stride, dilation: an int or a (height, width) pair; padding: the same, or "valid" (none)
+    or "same" (stride 1: the output keeps the input's size, as PyTorch pads it).
     """
-    stride, padding = _pair(stride, "stride", 1), _pair(padding, "padding", 0)
-    dilation = _pair(dilation, "dilation", 1)
+    stride, dilation = _pair(stride, "stride", 1), _pair(dilation, "dilation", 1)
+    padding = _conv_padding(padding, stride)
     _check_input("conv2d", x, weight, bias)
+    _check_weight("conv2d", weight, "(O, C, kh, kw)")
+    if isinstance(padding, str):
+        x, padding = _resolve_padding(x, padding, tuple(weight.shape[2:]), dilation)
     n, c, h, w = x.shape
     o, c_w, kh, kw = weight.shape
     if c != c_w:
@@ -235,6 +270,7 @@ def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stri
     dilation = _pair(dilation, "dilation", 1)
     output_padding = _pair(output_padding, "output_padding", 0)
     _check_input("conv_transpose2d", x, weight, bias)
+    _check_weight("conv_transpose2d", weight, "(C_in, C_out, kh, kw)")
     n, c, h, w = x.shape
     c_w, o, kh, kw = weight.shape
     if c != c_w:

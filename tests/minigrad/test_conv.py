@@ -499,3 +499,79 @@ def test_pooling_and_upsampling_match_torch(rng):
         ym.backward(mg.tensor(g))
         yt.backward(torch.tensor(g))
         np.testing.assert_allclose(xm.grad, xt.grad.numpy(), atol=1e-12)
+
+
+# -- padding="same" / "valid" -----------------------------------------------------------------
+
+def naive_same_conv2d(x, w, b, dilation):
+    """Stride 1, d(k-1) zeros per axis: total//2 before, the rest after (PyTorch's split)."""
+    (dh, dw), (kh, kw) = dilation, w.shape[2:]
+    th, tw = dh * (kh - 1), dw * (kw - 1)
+    xpad = np.pad(x, [(0, 0), (0, 0), (th // 2, th - th // 2), (tw // 2, tw - tw // 2)])
+    return naive_conv2d(xpad, w, b, (1, 1), (0, 0), dilation)
+
+
+@pytest.mark.parametrize("kernel", [(1, 1), (2, 2), (3, 3), (4, 3), (5, 2)])
+@pytest.mark.parametrize("dilation", [(1, 1), (2, 1), (1, 3)])
+def test_conv2d_same_padding_keeps_the_size_and_matches_naive_loop(rng, kernel, dilation):
+    x = rng.standard_normal((2, 3, 9, 7))
+    w = rng.standard_normal((4, 3, *kernel))
+    b = rng.standard_normal(4)
+    y = F.conv2d(mg.tensor(x), mg.tensor(w), mg.tensor(b), padding="same", dilation=dilation)
+    assert y.shape == (2, 4, 9, 7)
+    np.testing.assert_allclose(y.numpy(), naive_same_conv2d(x, w, b, dilation), atol=1e-12)
+
+
+def test_conv2d_valid_padding_is_no_padding(rng):
+    x, w = rng.standard_normal((2, 2, 8, 6)), rng.standard_normal((3, 2, 3, 2))
+    y = F.conv2d(mg.tensor(x), mg.tensor(w), padding="valid", stride=2)
+    np.testing.assert_allclose(y.numpy(), naive_conv2d(x, w, None, (2, 2), (0, 0), (1, 1)),
+                               atol=1e-12)
+
+
+@pytest.mark.parametrize("kernel", [(2, 3), (3, 3)])  # an odd total (padded after) and even
+def test_conv2d_same_padding_gradcheck(device, rng, kernel):
+    x = mg.tensor(rng.standard_normal((2, 2, 5, 4)), device=device, requires_grad=True)
+    w = mg.tensor(rng.standard_normal((3, 2, *kernel)), device=device, requires_grad=True)
+    b = mg.tensor(rng.standard_normal(3), device=device, requires_grad=True)
+    mg.gradcheck(lambda x, w, b: F.conv2d(x, w, b, padding="same"), (x, w, b))
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same'")  # torch: a padded copy, as ours
+def test_conv2d_same_padding_matches_torch(rng):
+    torch = pytest.importorskip("torch")
+    x, w = rng.standard_normal((2, 3, 8, 7)), rng.standard_normal((4, 3, 4, 3))
+    ours = F.conv2d(mg.tensor(x), mg.tensor(w), padding="same", dilation=(1, 2))
+    theirs = torch.nn.functional.conv2d(torch.tensor(x), torch.tensor(w), padding="same",
+                                        dilation=(1, 2))
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), atol=1e-12)
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"padding": "same", "stride": 2}, "padding='same' needs stride 1"),
+    ({"padding": "full"}, "padding must be 'valid', 'same'"),
+    ({"padding": -1}, "padding must be an int >= 0"),
+])
+def test_conv2d_bad_padding_is_refused_by_the_function_and_the_layer(kwargs, message):
+    x, w = mg.zeros(1, 1, 5, 5), mg.zeros(1, 1, 3, 3)
+    with pytest.raises(ValueError, match=message):
+        F.conv2d(x, w, **kwargs)
+    with pytest.raises(ValueError, match=message):
+        nn.Conv2d(1, 1, 3, **kwargs)
+
+
+def test_conv2d_layer_with_same_padding(rng):
+    layer = nn.Conv2d(2, 3, (2, 4), padding="same", dilation=2)
+    assert "padding='same'" in repr(layer)
+    x = rng.standard_normal((1, 2, 6, 9))
+    y = layer(mg.tensor(x))
+    expected = naive_same_conv2d(x, layer.weight.numpy().astype(np.float64),
+                                 layer.bias.numpy().astype(np.float64), (2, 2))
+    np.testing.assert_allclose(y.numpy(), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_conv_weight_of_the_wrong_rank_is_named():
+    with pytest.raises(ValueError, match=r"conv2d: expected a weight of shape \(O, C, kh, kw\)"):
+        F.conv2d(mg.zeros(1, 1, 5, 5), mg.zeros(1, 3, 3))
+    with pytest.raises(ValueError, match="conv_transpose2d: expected a weight of shape"):
+        F.conv_transpose2d(mg.zeros(1, 1, 5, 5), mg.zeros(1, 3, 3))
