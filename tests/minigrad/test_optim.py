@@ -415,6 +415,20 @@ def test_clip_grad_norm_keeps_dtype_and_skips_missing_grads(device):
     assert optim.clip_grad_norm_([b], 1.0).item() == 0.0
 
 
+@pytest.mark.filterwarnings("ignore:invalid value encountered")  # the default scales by inf
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_clip_grad_norm_error_if_nonfinite(device, bad):
+    a = mg.zeros(3, device=device, requires_grad=True)
+    a.grad = mg.tensor([3.0, bad, 4.0], device=device).data
+    with pytest.raises(RuntimeError, match=f"total norm of order 2.0 of the gradients is {bad}"):
+        optim.clip_grad_norm_([a], 1.0, error_if_nonfinite=True)
+    np.testing.assert_array_equal(mg.to_numpy(a.grad), [3.0, bad, 4.0])  # left as they were
+    # The default, as PyTorch's: no error, the gradients scaled by the non-finite norm.
+    assert not np.isfinite(optim.clip_grad_norm_([a], 1.0).item())
+    a.grad = mg.tensor([3.0, 0.0, 4.0], device=device).data
+    assert optim.clip_grad_norm_([a], 10.0, error_if_nonfinite=True).item() == pytest.approx(5.0)
+
+
 def test_clip_grad_value(device):
     rng = np.random.default_rng(2)
     g = rng.standard_normal((6, 3))
