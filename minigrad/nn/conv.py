@@ -6,7 +6,7 @@ from minigrad.backend import float32
 from minigrad.nn import functional as F
 from minigrad.nn.linear import _empty_parameter, reset_weight_and_bias
 from minigrad.nn.module import Module
-from minigrad.ops.conv import _conv_padding, _pair
+from minigrad.ops.conv import _conv_padding, _pair, _resize_arguments
 from minigrad.tensor import Tensor
 
 __all__ = ["Conv2d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "Upsample"]
@@ -111,17 +111,19 @@ class AvgPool2d(_Pool2d):
 
 
 class Upsample(Module):
-    """Enlarges (N, C, H, W) by an integer scale factor: mode "nearest" or "bilinear"."""
+    """Resizes (N, C, H, W) by an integer scale_factor or to a size (Ho, Wo), one of the two:
+    mode "nearest" or "bilinear" (see minigrad.ops.conv.upsample)."""
 
-    def __init__(self, scale_factor=2, mode: str = "nearest", align_corners: bool = False):
+    def __init__(self, scale_factor=None, mode: str = "nearest", align_corners: bool = False,
+                 size=None):
         super().__init__()
-        if mode not in ("nearest", "bilinear"):
-            raise ValueError(f"Upsample: mode must be 'nearest' or 'bilinear', got {mode!r}")
-        self.scale_factor = _pair(scale_factor, "scale_factor", 1)
+        self.scale_factor, self.size = _resize_arguments("Upsample", scale_factor, size, mode)
         self.mode, self.align_corners = mode, align_corners
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.upsample(x, self.scale_factor, self.mode, self.align_corners)
+        return F.upsample(x, self.scale_factor, self.mode, self.align_corners, self.size)
 
     def extra_repr(self) -> str:
-        return f"scale_factor={self.scale_factor}, mode={self.mode!r}"
+        what = (f"size={self.size}" if self.size is not None
+                else f"scale_factor={self.scale_factor}")
+        return f"{what}, mode={self.mode!r}"

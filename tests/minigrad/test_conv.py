@@ -78,6 +78,10 @@ def naive_upsample_nearest(x, sh, sw):
 
 
 def naive_upsample_bilinear(x, sh, sw, align_corners):
+    return naive_resize_bilinear(x, x.shape[2] * sh, x.shape[3] * sw, align_corners)
+
+
+def naive_resize_bilinear(x, ho, wo, align_corners):
     n, c, h, w = x.shape
 
     def source(r, size_in, size_out):
@@ -85,15 +89,25 @@ def naive_upsample_bilinear(x, sh, sw, align_corners):
             return r * (size_in - 1) / (size_out - 1) if size_out > 1 else 0.0
         return max((r + 0.5) * size_in / size_out - 0.5, 0.0)
 
-    y = np.zeros((n, c, h * sh, w * sw))
-    for a in range(h * sh):
-        for b in range(w * sw):
-            u, v = source(a, h, h * sh), source(b, w, w * sw)
+    y = np.zeros((n, c, ho, wo))
+    for a in range(ho):
+        for b in range(wo):
+            u, v = source(a, h, ho), source(b, w, wo)
             a0, b0 = min(int(np.floor(u)), h - 1), min(int(np.floor(v)), w - 1)
             a1, b1 = min(a0 + 1, h - 1), min(b0 + 1, w - 1)
             fu, fv = u - a0, v - b0
             y[:, :, a, b] = ((1 - fu) * (1 - fv) * x[:, :, a0, b0] + (1 - fu) * fv * x[:, :, a0, b1]
                              + fu * (1 - fv) * x[:, :, a1, b0] + fu * fv * x[:, :, a1, b1])
+    return y
+
+
+def naive_resize_nearest(x, ho, wo):
+    """Output pixel (a, b) reads input (floor(a H / Ho), floor(b W / Wo))."""
+    n, c, h, w = x.shape
+    y = np.zeros((n, c, ho, wo))
+    for a in range(ho):
+        for b in range(wo):
+            y[:, :, a, b] = x[:, :, (a * h) // ho, (b * w) // wo]
     return y
 
 
@@ -396,6 +410,68 @@ def test_upsample_nearest_backward_sums_each_block(device):
 def test_upsample_rejects_unknown_mode():
     with pytest.raises(ValueError, match="mode"):
         F.upsample(mg.zeros(1, 1, 2, 2), 2, mode="bicubic")
+
+
+SIZES = [(7, 9), (3, 2), (8, 5), (1, 1)]  # larger, smaller, a multiple in one axis, a point
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_upsample_to_a_size_nearest_matches_naive_loop(device, rng, size):
+    x = rng.standard_normal((2, 3, 4, 5))
+    y = F.upsample(mg.tensor(x, device=device), size=size)
+    np.testing.assert_array_equal(y.numpy(), naive_resize_nearest(x, *size))
+
+
+@pytest.mark.parametrize("align_corners", [False, True])
+@pytest.mark.parametrize("size", SIZES)
+def test_upsample_to_a_size_bilinear_matches_naive_loop(rng, size, align_corners):
+    x = rng.standard_normal((2, 2, 4, 5))
+    y = F.upsample(mg.tensor(x), size=size, mode="bilinear", align_corners=align_corners)
+    np.testing.assert_allclose(y.numpy(), naive_resize_bilinear(x, *size, align_corners),
+                               atol=1e-12)
+
+
+def test_upsample_to_a_multiple_size_is_the_integer_scale(rng):
+    x = mg.tensor(rng.standard_normal((1, 2, 3, 4)))
+    for mode in ("nearest", "bilinear"):
+        np.testing.assert_array_equal(F.upsample(x, size=(6, 12), mode=mode).numpy(),
+                                      F.upsample(x, (2, 3), mode=mode).numpy())
+
+
+@pytest.mark.parametrize("mode", ["nearest", "bilinear"])
+def test_upsample_to_a_size_gradcheck(device, rng, mode):
+    x = mg.tensor(rng.standard_normal((2, 2, 3, 4)), device=device, requires_grad=True)
+    mg.gradcheck(lambda x: F.upsample(x, size=(5, 3), mode=mode), (x,))
+
+
+@pytest.mark.parametrize("mode", ["nearest", "bilinear"])
+def test_upsample_to_a_size_matches_torch(rng, mode):
+    torch = pytest.importorskip("torch")
+    x = rng.standard_normal((2, 3, 4, 5))
+    ours = F.upsample(mg.tensor(x), size=(7, 3), mode=mode).numpy()
+    theirs = torch.nn.functional.interpolate(torch.tensor(x), size=(7, 3), mode=mode)
+    np.testing.assert_allclose(ours, theirs.numpy(), atol=1e-12)
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({}, "give either scale_factor or size, not neither"),
+    ({"scale_factor": 2, "size": 4}, "not both"),
+    ({"size": (0, 3)}, "size must be an int >= 1"),
+    ({"size": 4, "mode": "bicubic"}, "mode must be 'nearest' or 'bilinear'"),
+])
+def test_upsample_arguments_are_checked_by_the_function_and_the_layer(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        F.upsample(mg.zeros(1, 1, 2, 2), **kwargs)
+    with pytest.raises(ValueError, match=message):
+        nn.Upsample(**kwargs)
+
+
+def test_upsample_layer_to_a_size(rng):
+    layer = nn.Upsample(size=(5, 7), mode="bilinear")
+    assert "size=(5, 7), mode='bilinear'" in repr(layer)
+    x = rng.standard_normal((1, 2, 3, 3))
+    np.testing.assert_allclose(layer(mg.tensor(x)).numpy(),
+                               naive_resize_bilinear(x, 5, 7, False), atol=1e-12)
 
 
 # -- layers -------------------------------------------------------------------------------------
