@@ -86,28 +86,32 @@ class ConvTranspose2d(Module):
 
 
 class _Pool2d(Module):
-    def __init__(self, kernel_size, stride=None, padding=0):
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode: bool = False):
         super().__init__()
         self.kernel_size = _pair(kernel_size, "kernel_size", 1)
         self.stride = self.kernel_size if stride is None else _pair(stride, "stride", 1)
         self.padding = _pair(padding, "padding", 0)
+        self.ceil_mode = ceil_mode
 
     def extra_repr(self) -> str:
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+                + (", ceil_mode=True" if self.ceil_mode else ""))
 
 
 class MaxPool2d(_Pool2d):
-    """Maximum over kh x kw windows (stride defaults to the kernel size)."""
+    """Maximum over kh x kw windows (stride defaults to the kernel size; ceil_mode keeps the
+    last, partial windows)."""
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.max_pool2d(x, self.kernel_size, self.stride, self.padding)
+        return F.max_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode)
 
 
 class AvgPool2d(_Pool2d):
-    """Mean over kh x kw windows (stride defaults to the kernel size; padding counts as 0)."""
+    """Mean over kh x kw windows (stride defaults to the kernel size; padding counts as 0;
+    ceil_mode keeps the last, partial windows)."""
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding)
+        return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode)
 
 
 class Upsample(Module):

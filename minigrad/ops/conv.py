@@ -39,7 +39,7 @@ from minigrad.ops.shape import pad, permute, reshape
 from minigrad.tensor import Tensor, _from_op, _leaf
 
 __all__ = ["conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "upsample",
-           "conv_output_size", "conv_transpose_output_size"]
+           "conv_output_size", "conv_transpose_output_size", "pool_output_size"]
 
 
 # -- sizes and arguments ----------------------------------------------------------------------
@@ -49,6 +49,17 @@ def conv_output_size(size: int, kernel: int, stride: int = 1, padding: int = 0,
     """H_out = (H + 2p - d(k-1) - 1)//s + 1: the positions of a dilated kernel (extent d(k-1)+1)
     inside the padded input, s apart."""
     return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def pool_output_size(size: int, kernel: int, stride: int, padding: int = 0,
+                     ceil_mode: bool = False) -> int:
+    """conv_output_size, or with ceil_mode the last, partial window too: H_out =
+    ceil((H + 2p - k)/s) + 1, less one if that window would start past the input and its left
+    padding (as PyTorch)."""
+    if not ceil_mode:
+        return conv_output_size(size, kernel, stride, padding)
+    out = -(-(size + 2 * padding - kernel) // stride) + 1
+    return out - 1 if (out - 1) * stride >= size + padding else out
 
 
 def conv_transpose_output_size(size: int, kernel: int, stride: int = 1, padding: int = 0,
@@ -131,16 +142,19 @@ def _nchw(xp, a):
     return xp.permute_dims(a, (3, 0, 1, 2))
 
 
-def _padded(dev: Device, a, padding: tuple[int, int], fill: float = 0.0):
-    """(C, H, W, N) -> a new (C, H + 2ph, W + 2pw, N) array with ``fill`` around.
+def _padded(dev: Device, a, padding: tuple[int, int], fill: float = 0.0,
+            extra: tuple[int, int] = (0, 0)):
+    """(C, H, W, N) -> a new (C, H + 2ph + eh, W + 2pw + ew, N) array with ``fill`` around
+    (``extra``: more of it below and to the right, for ceil_mode's partial pooling windows).
 
     A copy even without padding: then each tap of im2col reads contiguous runs of N values,
     whatever the memory order of ``a`` (reading an (N, C, H, W)-ordered input in place, nine
     times, is several times slower than copying it once).
     """
-    ph, pw = padding
+    (ph, pw), (eh, ew) = padding, extra
     c, h, w, n = a.shape
-    out = dev.xp.empty((c, h + 2 * ph, w + 2 * pw, n), dtype=a.dtype, device=dev.native)
+    out = dev.xp.empty((c, h + 2 * ph + eh, w + 2 * pw + ew, n), dtype=a.dtype,
+                       device=dev.native)
     out[:, ph:ph + h, pw:pw + w, :] = a
     # Only the border gets the fill (writing the whole array first would be a second pass).
     out[:, :ph, ...] = fill
@@ -310,8 +324,10 @@ def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stri
 
 # -- pooling ------------------------------------------------------------------------------------
 
-def _pool_windows(op: str, x: Tensor, kernel_size, stride, padding, fill: float):
-    """The im2col matrix of the pooling windows, as (C, kh*kw, Ho*Wo*N), and the geometry."""
+def _pool_windows(op: str, x: Tensor, kernel_size, stride, padding, ceil_mode: bool,
+                  fill: float):
+    """The im2col matrix of the pooling windows, as (C, kh*kw, Ho*Wo*N), and the geometry.
+    With ceil_mode the last windows may reach past the padding: ``fill`` there too."""
     kernel = _pair(kernel_size, "kernel_size", 1)
     stride = kernel if stride is None else _pair(stride, "stride", 1)
     padding = _pair(padding, "padding", 0)
@@ -319,11 +335,13 @@ def _pool_windows(op: str, x: Tensor, kernel_size, stride, padding, fill: float)
     if any(2 * p > k for p, k in zip(padding, kernel, strict=True)):
         raise ValueError(f"{op}: padding {padding} must be at most half the kernel {kernel}")
     n, c, h, w = x.shape
-    out_hw = (conv_output_size(h, kernel[0], stride[0], padding[0]),
-              conv_output_size(w, kernel[1], stride[1], padding[1]))
+    out_hw = tuple(pool_output_size(size, k, s, p, ceil_mode) for size, k, s, p in zip(
+        (h, w), kernel, stride, padding, strict=True))
     _check_output(op, x, out_hw)
+    extra = tuple(max(0, (o - 1) * s + k - (size + 2 * p)) for o, s, k, size, p in zip(
+        out_hw, stride, kernel, (h, w), padding, strict=True))
     dev = x.device
-    xpad = _padded(dev, _chwn(dev.xp, x.data), padding, fill)
+    xpad = _padded(dev, _chwn(dev.xp, x.data), padding, fill, extra)
     cols = _im2col(dev, xpad, kernel, stride, (1, 1), out_hw)
     windows = dev.xp.reshape(cols, (c, kernel[0] * kernel[1], out_hw[0] * out_hw[1] * n))
     return windows, (kernel, stride, padding, out_hw, tuple(xpad.shape))
@@ -337,15 +355,17 @@ def _pool_backward(x: Tensor, gcols, geometry):
     return _nchw(dev.xp, _cropped(dxpad, padding, x.shape[2:]))
 
 
-def max_pool2d(x: Tensor, kernel_size, stride=None, padding=0) -> Tensor:
+def max_pool2d(x: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False) -> Tensor:
     """Maximum over each kh x kw window (stride defaults to the kernel; padding counts as -inf).
+    ceil_mode: also the last, partial windows (sizes from pool_output_size).
 
     (N, C, H, W) -> (N, C, Ho, Wo): the window matrix (C, kh*kw, Ho*Wo*N) reduced over its
     taps. The backward routes each output's gradient to the first tap of its window that
     holds the maximum (one tap on ties, as PyTorch), then col2im. (A loop over the taps: NumPy's
     argmax over a short middle axis is ten times slower.)
     """
-    windows, geometry = _pool_windows("max_pool2d", x, kernel_size, stride, padding, -math.inf)
+    windows, geometry = _pool_windows("max_pool2d", x, kernel_size, stride, padding, ceil_mode,
+                                      -math.inf)
     dev, xp = x.device, x.device.xp
     n, c = x.shape[:2]
     (ho, wo), taps = geometry[3], windows.shape[1]
@@ -364,20 +384,33 @@ def max_pool2d(x: Tensor, kernel_size, stride=None, padding=0) -> Tensor:
     return _from_op(_nchw(xp, xp.reshape(out, (c, ho, wo, n))), (x,), backward)
 
 
-def avg_pool2d(x: Tensor, kernel_size, stride=None, padding=0) -> Tensor:
+def avg_pool2d(x: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False) -> Tensor:
     """Mean over each kh x kw window (stride defaults to the kernel; zero padding is counted in
     the mean, as PyTorch's default count_include_pad=True).
 
     (N, C, H, W) -> (N, C, Ho, Wo). Backward: every tap of a window gets g / (kh*kw).
+    ceil_mode: also the last, partial windows; a window reaching past the padding averages
+    only its cells inside the padded input (as PyTorch).
     """
-    windows, geometry = _pool_windows("avg_pool2d", x, kernel_size, stride, padding, 0.0)
+    windows, geometry = _pool_windows("avg_pool2d", x, kernel_size, stride, padding, ceil_mode,
+                                      0.0)
     xp = x.device.xp
-    n, c = x.shape[:2]
-    (ho, wo), taps = geometry[3], windows.shape[1]
-    out = xp.reshape(xp.mean(windows, axis=1), (c, ho, wo, n))
+    n, c, h, w = x.shape
+    (kh, kw), (sh, sw), (ph, pw), (ho, wo), padded_shape = geometry
+    divisor = windows.shape[1]
+    if tuple(padded_shape[1:3]) != (h + 2 * ph, w + 2 * pw):
+        # ceil_mode's partial windows: window a of an axis has min(k, Hp - a s) cells inside
+        # the padded input (size Hp), and only those count.
+        def inside(padded_size, s, out_size, k):
+            starts = s * xp.arange(out_size, dtype=windows.dtype, device=x.device.native)
+            return xp.clip(padded_size - starts, None, k)
+
+        rows, cols = inside(h + 2 * ph, sh, ho, kh), inside(w + 2 * pw, sw, wo, kw)
+        divisor = xp.reshape(rows[:, None] * cols[None, :], (1, ho, wo, 1))
+    out = xp.reshape(xp.sum(windows, axis=1), (c, ho, wo, n)) / divisor
 
     def backward(g):
-        g2 = xp.reshape(_chwn(xp, g), (c, 1, ho * wo * n)) / taps
+        g2 = xp.reshape(_chwn(xp, g) / divisor, (c, 1, ho * wo * n))
         return (_pool_backward(x, xp.broadcast_to(g2, windows.shape), geometry),)
 
     return _from_op(_nchw(xp, out), (x,), backward)

@@ -370,6 +370,78 @@ def test_pooling_on_every_device(device, rng):
                                                          fill), atol=1e-12)
 
 
+def naive_pool_ceil_mode(x, kernel, stride, padding, kind):
+    """PyTorch's ceil_mode, from its documentation: Ho = ceil((H + 2p - k)/s) + 1, less one if
+    the last window would start at or past H + p; a window reaching past the padded input
+    takes the max, or the mean, of its cells inside it (zero padding counting as cells)."""
+    n, c, h, wd = x.shape
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    fill = -np.inf if kind == "max" else 0.0
+    xpad = np.full((n, c, h + 2 * ph, wd + 2 * pw), fill)
+    xpad[:, :, ph:ph + h, pw:pw + wd] = x
+
+    def out_size(size, k, s, p):
+        o = int(np.ceil((size + 2 * p - k) / s)) + 1
+        return o - 1 if (o - 1) * s >= size + p else o
+
+    ho, wo = out_size(h, kh, sh, ph), out_size(wd, kw, sw, pw)
+    y = np.zeros((n, c, ho, wo))
+    for a in range(ho):
+        for bb in range(wo):
+            window = xpad[:, :, a * sh:a * sh + kh, bb * sw:bb * sw + kw]  # clipped at the edge
+            y[:, :, a, bb] = window.max(axis=(2, 3)) if kind == "max" else window.mean((2, 3))
+    return y
+
+
+@pytest.mark.parametrize("kind", ["max", "avg"])
+@pytest.mark.parametrize(("k", "s", "p", "size"), [
+    (2, 2, 0, (7, 5)), (3, 2, 1, (6, 8)), (3, 3, 0, (7, 10)), (2, 3, 1, (8, 6)),
+    (3, 2, 0, (4, 4)),
+])
+def test_pooling_ceil_mode_matches_naive_loop(rng, kind, k, s, p, size):
+    x = rng.standard_normal((2, 3, *size))
+    pool = F.max_pool2d if kind == "max" else F.avg_pool2d
+    y = pool(mg.tensor(x), k, s, p, ceil_mode=True)
+    np.testing.assert_allclose(y.numpy(), naive_pool_ceil_mode(x, (k, k), (s, s), (p, p), kind),
+                               atol=1e-12)
+
+
+def test_pool_output_size_with_ceil_mode():
+    from minigrad.ops.conv import pool_output_size
+
+    assert pool_output_size(7, 2, 2) == 3 and pool_output_size(7, 2, 2, ceil_mode=True) == 4
+    assert pool_output_size(6, 3, 2, 1, ceil_mode=True) == 4  # ceil(5/2) + 1 = 4, starts at 6 < 7
+    assert pool_output_size(5, 2, 2, 1, ceil_mode=True) == 3  # ceil(5/2) + 1 = 4, but 6 >= 6
+    assert pool_output_size(8, 2, 2, ceil_mode=True) == 4     # no partial window to keep
+
+
+@pytest.mark.parametrize("kind", ["max", "avg"])
+def test_pooling_ceil_mode_gradcheck(device, rng, kind):
+    x = mg.tensor(rng.standard_normal((2, 2, 5, 7)), device=device, requires_grad=True)
+    pool = F.max_pool2d if kind == "max" else F.avg_pool2d
+    mg.gradcheck(lambda x: pool(x, 3, 2, 1, ceil_mode=True), (x,))
+
+
+@pytest.mark.parametrize("kind", ["max", "avg"])
+def test_pooling_ceil_mode_matches_torch(rng, kind):
+    torch = pytest.importorskip("torch")
+    x = rng.standard_normal((2, 3, 7, 9))
+    ours = (F.max_pool2d if kind == "max" else F.avg_pool2d)(mg.tensor(x), 3, 2, 1,
+                                                             ceil_mode=True)
+    pool = torch.nn.functional.max_pool2d if kind == "max" else torch.nn.functional.avg_pool2d
+    theirs = pool(torch.tensor(x), 3, 2, 1, ceil_mode=True)
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), atol=1e-12)
+
+
+def test_pooling_layers_take_ceil_mode(rng):
+    x = rng.standard_normal((1, 1, 5, 5))
+    for layer, kind in ((nn.MaxPool2d(2, ceil_mode=True), "max"),
+                        (nn.AvgPool2d(2, ceil_mode=True), "avg")):
+        assert "ceil_mode=True" in repr(layer)
+        np.testing.assert_allclose(layer(mg.tensor(x)).numpy(),
+                                   naive_pool_ceil_mode(x, (2, 2), (2, 2), (0, 0), kind))
+
+
 def test_pooling_rejects_padding_over_half_the_kernel():
     with pytest.raises(ValueError, match="half"):
         F.max_pool2d(mg.zeros(1, 1, 4, 4), 2, padding=2)
