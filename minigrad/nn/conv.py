@@ -6,7 +6,7 @@ from minigrad.backend import float32
 from minigrad.nn import functional as F
 from minigrad.nn.linear import _empty_parameter, reset_weight_and_bias
 from minigrad.nn.module import Module
-from minigrad.ops.conv import _conv_padding, _pair, _resize_arguments
+from minigrad.ops.conv import _conv_padding, _groups, _pair, _resize_arguments
 from minigrad.tensor import Tensor
 
 __all__ = ["Conv2d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "Upsample"]
@@ -14,25 +14,30 @@ __all__ = ["Conv2d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "Upsample"]
 
 class Conv2d(Module):
     """2-D convolution: (N, in_channels, H, W) -> (N, out_channels, Ho, Wo),
-    Ho = (H + 2p - d(k-1) - 1)//s + 1.  weight (out, in, kh, kw), bias (out,).
+    Ho = (H + 2p - d(k-1) - 1)//s + 1.  weight (out, in/groups, kh, kw), bias (out,).
     kernel_size, stride, padding, dilation: an int or a (height, width) pair; padding may also
-    be "valid" (none) or "same" (stride 1 only: Ho = H, Wo = W)."""
+    be "valid" (none) or "same" (stride 1 only: Ho = H, Wo = W). groups: the channels split
+    into that many groups convolved separately (groups = in_channels: depthwise)."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
-                 dilation=1, bias: bool = True, device=None, dtype=float32):
+                 dilation=1, groups: int = 1, bias: bool = True, device=None, dtype=float32):
         super().__init__()
         self.in_channels, self.out_channels = in_channels, out_channels
+        self.groups = _groups("Conv2d", groups, in_channels, out_channels)
         self.kernel_size = _pair(kernel_size, "kernel_size", 1)
         self.stride = _pair(stride, "stride", 1)
         self.padding = _conv_padding(padding, self.stride)
         self.dilation = _pair(dilation, "dilation", 1)
         kh, kw = self.kernel_size
-        self.weight = _empty_parameter((out_channels, in_channels, kh, kw), device, dtype)
+        fan_in = in_channels // groups * kh * kw
+        self.weight = _empty_parameter((out_channels, in_channels // groups, kh, kw), device,
+                                       dtype)
         self.bias = _empty_parameter((out_channels,), device, dtype) if bias else None
-        reset_weight_and_bias(self.weight, self.bias, in_channels * kh * kw)
+        reset_weight_and_bias(self.weight, self.bias, fan_in)
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation)
+        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
+                        self.groups)
 
     def extra_repr(self) -> str:
         text = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
@@ -41,19 +46,22 @@ class Conv2d(Module):
             text += f", padding={self.padding!r}"
         if self.dilation != (1, 1):
             text += f", dilation={self.dilation}"
+        if self.groups != 1:
+            text += f", groups={self.groups}"
         return text + ("" if self.bias is not None else ", bias=False")
 
 
 class ConvTranspose2d(Module):
     """Transposed convolution (the adjoint of Conv2d; upsamples by the stride):
     (N, in_channels, H, W) -> (N, out_channels, Ho, Wo), Ho = (H-1)s - 2p + d(k-1) + op + 1.
-    weight (in, out, kh, kw) as in PyTorch, bias (out,)."""
+    weight (in, out/groups, kh, kw) as in PyTorch, bias (out,); groups as in Conv2d."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
-                 output_padding=0, dilation=1, bias: bool = True, device=None,
+                 output_padding=0, groups: int = 1, bias: bool = True, dilation=1, device=None,
                  dtype=float32):
         super().__init__()
         self.in_channels, self.out_channels = in_channels, out_channels
+        self.groups = _groups("ConvTranspose2d", groups, in_channels, out_channels)
         self.kernel_size = _pair(kernel_size, "kernel_size", 1)
         self.stride = _pair(stride, "stride", 1)
         self.padding = _pair(padding, "padding", 0)
@@ -64,14 +72,15 @@ class ConvTranspose2d(Module):
             raise ValueError(f"output_padding {self.output_padding} must be smaller than the "
                              f"stride {self.stride} or the dilation {self.dilation}")
         kh, kw = self.kernel_size
-        self.weight = _empty_parameter((in_channels, out_channels, kh, kw), device, dtype)
+        self.weight = _empty_parameter((in_channels, out_channels // groups, kh, kw), device,
+                                       dtype)
         self.bias = _empty_parameter((out_channels,), device, dtype) if bias else None
-        # PyTorch computes fan_in from weight.shape[1] here, i.e. the output channels.
-        reset_weight_and_bias(self.weight, self.bias, out_channels * kh * kw)
+        # PyTorch computes fan_in from weight.shape[1] here, i.e. the output channels per group.
+        reset_weight_and_bias(self.weight, self.bias, out_channels // groups * kh * kw)
 
     def forward(self, x: Tensor) -> Tensor:
         return F.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding,
-                                  self.output_padding, self.dilation)
+                                  self.output_padding, self.dilation, self.groups)
 
     def extra_repr(self) -> str:
         text = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
@@ -82,6 +91,8 @@ class ConvTranspose2d(Module):
             text += f", output_padding={self.output_padding}"
         if self.dilation != (1, 1):
             text += f", dilation={self.dilation}"
+        if self.groups != 1:
+            text += f", groups={self.groups}"
         return text + ("" if self.bias is not None else ", bias=False")
 
 

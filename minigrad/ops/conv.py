@@ -206,23 +206,38 @@ def _col2im(dev: Device, cols, padded_shape, kernel, stride, dilation, out_hw, s
     return out
 
 
-def _weight_gradient(a, b):
-    """a (M, P) @ b (K, P)^T, the weight gradient's product, whose inner axis P (one entry per
-    output pixel of the batch) is long. Computed as (b @ a^T)^T when b has more rows: OpenBLAS
-    runs these long-inner products faster with the larger output side as rows (for conv2d's
-    64 x 288 gradient at batch 128: 1.1 ms instead of 1.5 ms with SkylakeX kernels)."""
-    return (b @ a.T).T if b.shape[0] > a.shape[0] else a @ b.T
+def _weight_gradient(xp, a, b):
+    """a (G, M, P) @ b (G, K, P)^T for each group, the weight gradient's product, whose inner
+    axis P (one entry per output pixel of the batch) is long. Computed as (b @ a^T)^T when b
+    has more rows: OpenBLAS runs these long-inner products faster with the larger output side
+    as rows (for conv2d's 64 x 288 gradient at batch 128: 1.1 ms instead of 1.5 ms with
+    SkylakeX kernels)."""
+    if b.shape[-2] > a.shape[-2]:
+        return xp.matrix_transpose(b @ xp.matrix_transpose(a))
+    return a @ xp.matrix_transpose(b)
+
+
+def _groups(op: str, groups, *channels: int) -> int:
+    """groups must divide the channel counts: each group of C/G input channels feeds its own
+    O/G output channels."""
+    if not isinstance(groups, int) or groups < 1 or any(n % groups for n in channels):
+        raise ValueError(f"{op}: groups must be an int >= 1 dividing the channel counts "
+                         f"{channels}, got {groups!r}")
+    return groups
 
 
 # -- convolution --------------------------------------------------------------------------------
 
 def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
-           dilation=1) -> Tensor:
-    """2-D convolution: x (N, C, H, W), weight (O, C, kh, kw), bias (O,) -> (N, O, Ho, Wo).
+           dilation=1, groups: int = 1) -> Tensor:
+    """2-D convolution: x (N, C, H, W), weight (O, C/G, kh, kw), bias (O,) -> (N, O, Ho, Wo).
 
     Steps (shapes):  xpad (C, Hp, Wp, N) -> cols (C*kh*kw, Ho*Wo*N)
                      -> W (O, C*kh*kw) @ cols = y (O, Ho*Wo*N) -> viewed as (N, O, Ho, Wo).
     Backward:  dW = g2 @ cols^T,  db = sum of g2 over pixels,  dx = col2im(W^T @ g2), cropped.
+    With G groups the products are taken per group, on stacks of G blocks: W (G, O/G, C/G*kh*kw)
+    @ cols (G, C/G*kh*kw, Ho*Wo*N) (the rows of cols come channel by channel, so group g's
+    rows are one block); G = 1 is the plain convolution.
     stride, dilation: an int or a (height, width) pair; padding: the same, or "valid" (none)
     or "same" (stride 1: the output keeps the input's size, as PyTorch pads it).
     """
@@ -234,9 +249,10 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padd
         x, padding = _resolve_padding(x, padding, tuple(weight.shape[2:]), dilation)
     n, c, h, w = x.shape
     o, c_w, kh, kw = weight.shape
-    if c != c_w:
-        raise ValueError(f"conv2d: weight of shape {weight.shape} expects {c_w} input "
-                         f"channels, got an input of shape {x.shape}")
+    groups = _groups("conv2d", groups, c, o)
+    if c != c_w * groups:
+        raise ValueError(f"conv2d: weight of shape {weight.shape} with groups={groups} expects "
+                         f"{c_w * groups} input channels, got an input of shape {x.shape}")
     out_hw = (conv_output_size(h, kh, stride[0], padding[0], dilation[0]),
               conv_output_size(w, kw, stride[1], padding[1], dilation[1]))
     _check_output("conv2d", x, out_hw)
@@ -246,20 +262,24 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padd
     xpad = _padded(dev, _chwn(xp, x.data), padding)                       # (C, Hp, Wp, N)
     padded_shape = tuple(xpad.shape)
     cols = _im2col(dev, xpad, (kh, kw), stride, dilation, out_hw)         # (C*kh*kw, Ho*Wo*N)
-    w2 = xp.reshape(weight.data, (o, c * kh * kw))
-    out = w2 @ cols                                                       # (O, Ho*Wo*N)
+    pixels = ho * wo * n
+    cols3 = xp.reshape(cols, (groups, c_w * kh * kw, pixels))
+    w3 = xp.reshape(weight.data, (groups, o // groups, c_w * kh * kw))
+    out = xp.reshape(w3 @ cols3, (o, pixels))                             # (O, Ho*Wo*N)
     if bias is not None:
         out += xp.astype(xp.reshape(bias.data, (o, 1)), out.dtype)
     y = _nchw(xp, xp.reshape(out, (o, ho, wo, n)))
 
     def backward(g):
-        g2 = xp.reshape(_chwn(xp, g), (o, ho * wo * n))
+        g2 = xp.reshape(_chwn(xp, g), (o, pixels))
+        g3 = xp.reshape(g2, (groups, o // groups, pixels))
         gx = gw = gb = None
         if x.requires_grad:
-            dxpad = _col2im(dev, w2.T @ g2, padded_shape, (kh, kw), stride, dilation, out_hw)
+            gcols = xp.reshape(xp.matrix_transpose(w3) @ g3, (c * kh * kw, pixels))
+            dxpad = _col2im(dev, gcols, padded_shape, (kh, kw), stride, dilation, out_hw)
             gx = _nchw(xp, _cropped(dxpad, padding, (h, w)))
         if weight.requires_grad:
-            gw = xp.reshape(_weight_gradient(g2, cols), weight.shape)
+            gw = xp.reshape(_weight_gradient(xp, g3, cols3), weight.shape)
         if bias is not None and bias.requires_grad:
             gb = _axis_sum(dev, g2, axis=1)
         return (gx, gw) if bias is None else (gx, gw, gb)
@@ -268,8 +288,8 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padd
 
 
 def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1,
-                     padding=0, output_padding=0, dilation=1) -> Tensor:
-    """Transposed convolution: x (N, C_in, H, W), weight (C_in, C_out, kh, kw), bias (C_out,)
+                     padding=0, output_padding=0, dilation=1, groups: int = 1) -> Tensor:
+    """Transposed convolution: x (N, C_in, H, W), weight (C_in, C_out/G, kh, kw), bias (C_out,)
     -> (N, C_out, Ho, Wo),  Ho = (H-1)s - 2p + d(k-1) + op + 1.
 
     Every input pixel x[n, c, a, b] adds x[n, c, a, b] * w[c, :, i, j] at output row
@@ -278,6 +298,7 @@ def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stri
             -> col2im into (C_out, Ho + 2p, Wo + 2p, N) -> cropped, viewed as (N, C_out, Ho, Wo).
     Backward (conv2d's forward):  gcols = im2col(g padded) (C_out*kh*kw, H*W*N),
             dx = W @ gcols,  dW = x2 @ gcols^T,  db = sum of g over (N, Ho, Wo).
+    With G groups the products are taken per group on stacks of G blocks, as in conv2d.
     output_padding (op) must be smaller than the stride or the dilation (as in PyTorch).
     """
     stride, padding = _pair(stride, "stride", 1), _pair(padding, "padding", 0)
@@ -286,10 +307,12 @@ def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stri
     _check_input("conv_transpose2d", x, weight, bias)
     _check_weight("conv_transpose2d", weight, "(C_in, C_out, kh, kw)")
     n, c, h, w = x.shape
-    c_w, o, kh, kw = weight.shape
+    c_w, o_g, kh, kw = weight.shape
     if c != c_w:
         raise ValueError(f"conv_transpose2d: weight of shape {weight.shape} expects {c_w} "
                          f"input channels, got an input of shape {x.shape}")
+    groups = _groups("conv_transpose2d", groups, c)
+    o = o_g * groups
     if any(op >= max(s, d) for op, s, d in zip(output_padding, stride, dilation, strict=True)):
         raise ValueError(f"conv_transpose2d: output_padding {output_padding} must be smaller "
                          f"than the stride {stride} or the dilation {dilation}")
@@ -299,10 +322,11 @@ def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stri
     dev, xp = x.device, x.device.xp
     ph, pw = padding
 
-    x2 = xp.reshape(_chwn(xp, x.data), (c, h * w * n))
-    w2 = xp.reshape(weight.data, (c, o * kh * kw))
+    pixels = h * w * n
+    x3 = xp.reshape(_chwn(xp, x.data), (groups, c // groups, pixels))
+    w3 = xp.reshape(weight.data, (groups, c // groups, o_g * kh * kw))
     padded_shape = (o, ho + 2 * ph, wo + 2 * pw, n)
-    cols = w2.T @ x2                                                       # (C_out*kh*kw, H*W*N)
+    cols = xp.reshape(xp.matrix_transpose(w3) @ x3, (o * kh * kw, pixels))  # (C_out*kh*kw, H*W*N)
     start = 0.0 if bias is None else xp.astype(xp.reshape(bias.data, (o, 1, 1, 1)), cols.dtype)
     out = _col2im(dev, cols, padded_shape, (kh, kw), stride, dilation, (h, w), start)
     y = _nchw(xp, _cropped(out, padding, (ho, wo)))                       # of (C_out, Ho, Wo, N)
@@ -310,11 +334,12 @@ def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stri
     def backward(g):
         gpad = _padded(dev, _chwn(xp, g), padding)
         gcols = _im2col(dev, gpad, (kh, kw), stride, dilation, (h, w))   # (C_out*kh*kw, H*W*N)
+        gcols3 = xp.reshape(gcols, (groups, o_g * kh * kw, pixels))
         gx = gw = gb = None
         if x.requires_grad:
-            gx = _nchw(xp, xp.reshape(w2 @ gcols, (c, h, w, n)))
+            gx = _nchw(xp, xp.reshape(w3 @ gcols3, (c, h, w, n)))
         if weight.requires_grad:
-            gw = xp.reshape(_weight_gradient(x2, gcols), weight.shape)
+            gw = xp.reshape(_weight_gradient(xp, x3, gcols3), weight.shape)
         if bias is not None and bias.requires_grad:
             gb = xp.sum(g, axis=(0, 2, 3))
         return (gx, gw) if bias is None else (gx, gw, gb)

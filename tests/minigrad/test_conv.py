@@ -723,3 +723,96 @@ def test_conv_weight_of_the_wrong_rank_is_named():
         F.conv2d(mg.zeros(1, 1, 5, 5), mg.zeros(1, 3, 3))
     with pytest.raises(ValueError, match="conv_transpose2d: expected a weight of shape"):
         F.conv_transpose2d(mg.zeros(1, 1, 5, 5), mg.zeros(1, 3, 3))
+
+
+# -- groups -------------------------------------------------------------------------------------
+
+def naive_grouped(naive, x, w, b, groups, **geometry):
+    """Each group of input channels convolved on its own with its block of the weight (taken
+    along the weight's axis 0 for conv2d, where the outputs are, and along its input axis 0
+    for the transposed one), the outputs side by side."""
+    xs = np.split(x, groups, axis=1)
+    ws = np.split(w, groups, axis=0)
+    ys = [naive(xg, wg, None, **geometry) for xg, wg in zip(xs, ws, strict=True)]
+    y = np.concatenate(ys, axis=1)
+    return y if b is None else y + b[None, :, None, None]
+
+
+@pytest.mark.parametrize(("c", "o", "groups"), [(6, 6, 2), (6, 9, 3), (4, 8, 4), (3, 3, 3)])
+@pytest.mark.parametrize(("k", "s", "p", "d"), [(3, 1, 1, 1), (3, 2, 1, 1), (2, 1, 0, 2)])
+def test_grouped_conv2d_matches_naive_loop_per_group(rng, c, o, groups, k, s, p, d):
+    x = rng.standard_normal((2, c, 7, 6))
+    w = rng.standard_normal((o, c // groups, k, k))
+    b = rng.standard_normal(o)
+    y = F.conv2d(mg.tensor(x), mg.tensor(w), mg.tensor(b), s, p, d, groups=groups)
+    expected = naive_grouped(naive_conv2d, x, w, b, groups, stride=(s, s), padding=(p, p),
+                             dilation=(d, d))
+    np.testing.assert_allclose(y.numpy(), expected, atol=1e-12)
+
+
+@pytest.mark.parametrize(("c", "o", "groups"), [(6, 6, 2), (6, 9, 3), (4, 4, 4)])
+def test_grouped_conv_transpose2d_matches_naive_loop_per_group(rng, c, o, groups):
+    x = rng.standard_normal((2, c, 4, 5))
+    w = rng.standard_normal((c, o // groups, 3, 3))
+    b = rng.standard_normal(o)
+    y = F.conv_transpose2d(mg.tensor(x), mg.tensor(w), mg.tensor(b), stride=2, padding=1,
+                           output_padding=1, groups=groups)
+    expected = naive_grouped(naive_conv_transpose2d, x, w, b, groups, stride=(2, 2),
+                             padding=(1, 1), output_padding=(1, 1), dilation=(1, 1))
+    np.testing.assert_allclose(y.numpy(), expected, atol=1e-12)
+
+
+@pytest.mark.parametrize("transposed", [False, True])
+def test_grouped_convolutions_gradcheck(device, rng, transposed):
+    x = mg.tensor(rng.standard_normal((2, 4, 5, 4)), device=device, requires_grad=True)
+    shape = (4, 3, 3, 3) if transposed else (6, 2, 3, 3)  # groups = 2: 4 -> 6 channels
+    w = mg.tensor(rng.standard_normal(shape), device=device, requires_grad=True)
+    b = mg.tensor(rng.standard_normal(6), device=device, requires_grad=True)
+    if transposed:
+        mg.gradcheck(lambda x, w, b: F.conv_transpose2d(x, w, b, 2, 1, 1, groups=2), (x, w, b))
+    else:
+        mg.gradcheck(lambda x, w, b: F.conv2d(x, w, b, 2, 1, groups=2), (x, w, b))
+
+
+def test_grouped_convolutions_match_torch(rng):
+    torch = pytest.importorskip("torch")
+    x = rng.standard_normal((2, 6, 7, 7))
+    w = rng.standard_normal((9, 2, 3, 3))
+    ours = F.conv2d(mg.tensor(x), mg.tensor(w), stride=2, padding=1, groups=3)
+    theirs = torch.nn.functional.conv2d(torch.tensor(x), torch.tensor(w), stride=2, padding=1,
+                                        groups=3)
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), atol=1e-12)
+    wt = rng.standard_normal((6, 3, 3, 3))
+    ours = F.conv_transpose2d(mg.tensor(x), mg.tensor(wt), stride=2, padding=1,
+                              output_padding=1, groups=3)
+    theirs = torch.nn.functional.conv_transpose2d(torch.tensor(x), torch.tensor(wt), stride=2,
+                                                  padding=1, output_padding=1, groups=3)
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), atol=1e-12)
+
+
+def test_groups_that_do_not_divide_the_channels_are_refused():
+    with pytest.raises(ValueError, match=r"conv2d: groups must be an int >= 1 dividing the "
+                                         r"channel counts \(6, 4\), got 4"):
+        F.conv2d(mg.zeros(1, 6, 5, 5), mg.zeros(4, 1, 3, 3), groups=4)
+    with pytest.raises(ValueError, match="with groups=2 expects 4 input channels"):
+        F.conv2d(mg.zeros(1, 6, 5, 5), mg.zeros(4, 2, 3, 3), groups=2)
+    with pytest.raises(ValueError, match="conv_transpose2d: groups must be"):
+        F.conv_transpose2d(mg.zeros(1, 6, 5, 5), mg.zeros(6, 1, 3, 3), groups=0)
+    with pytest.raises(ValueError, match="Conv2d: groups must be"):
+        nn.Conv2d(6, 4, 3, groups=3)
+    with pytest.raises(ValueError, match="ConvTranspose2d: groups must be"):
+        nn.ConvTranspose2d(6, 4, 3, groups=4)
+
+
+def test_grouped_conv_layers_shapes_init_and_repr():
+    mg.manual_seed(0)
+    conv = nn.Conv2d(8, 16, 3, groups=4)
+    assert conv.weight.shape == (16, 2, 3, 3) and "groups=4" in repr(conv)
+    bound = 1 / np.sqrt(2 * 3 * 3)  # PyTorch's fan_in: in_channels / groups * kh * kw
+    assert bound * 0.8 < np.abs(conv.weight.numpy()).max() <= bound
+    convt = nn.ConvTranspose2d(8, 16, 3, groups=4)
+    assert convt.weight.shape == (8, 4, 3, 3) and "groups=4" in repr(convt)
+    bound_t = 1 / np.sqrt(4 * 3 * 3)  # weight.shape[1] * kh * kw
+    assert bound_t * 0.8 < np.abs(convt.weight.numpy()).max() <= bound_t
+    assert conv(mg.zeros(2, 8, 5, 5)).shape == (2, 16, 3, 3)
+    assert convt(mg.zeros(2, 8, 5, 5)).shape == (2, 16, 7, 7)
