@@ -35,7 +35,7 @@ import math
 
 from minigrad.backend import Device, DeviceError
 from minigrad.ops.linalg import _axis_sum, matmul
-from minigrad.ops.shape import pad, permute, reshape
+from minigrad.ops.shape import permute, reshape
 from minigrad.tensor import Tensor, _from_op, _leaf
 
 __all__ = ["conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "upsample",
@@ -91,16 +91,16 @@ def _conv_padding(padding, stride: tuple[int, int]):
     return padding
 
 
-def _resolve_padding(x: Tensor, padding: str, kernel, dilation):
-    """"valid": no padding. "same": Ho = H from d(k-1) zeros per axis, half before and the rest
-    after; an odd total's extra zero (after, as PyTorch) is added to x by an explicit pad.
-    Returns the input to convolve and its symmetric padding."""
+def _resolve_padding(padding, kernel, dilation) -> tuple[tuple[int, int], tuple[int, int]]:
+    """The zeros around the input as (symmetric padding, extra after) per axis. A pair p gives
+    (p, no extra); "valid" none; "same" d(k-1) zeros per axis, so Ho = H: half before and the
+    rest after (an odd total's extra zero goes after, as in PyTorch)."""
+    if not isinstance(padding, str):
+        return padding, (0, 0)
     if padding == "valid":
-        return x, (0, 0)
+        return (0, 0), (0, 0)
     totals = [d * (k - 1) for k, d in zip(kernel, dilation, strict=True)]
-    if any(t % 2 for t in totals):
-        x = pad(x, [(0, 0), (0, 0), (0, totals[0] % 2), (0, totals[1] % 2)])
-    return x, (totals[0] // 2, totals[1] // 2)
+    return (totals[0] // 2, totals[1] // 2), (totals[0] % 2, totals[1] % 2)
 
 
 def _check_input(op: str, x: Tensor, *others: Tensor | None) -> None:
@@ -145,7 +145,8 @@ def _nchw(xp, a):
 def _padded(dev: Device, a, padding: tuple[int, int], fill: float = 0.0,
             extra: tuple[int, int] = (0, 0)):
     """(C, H, W, N) -> a new (C, H + 2ph + eh, W + 2pw + ew, N) array with ``fill`` around
-    (``extra``: more of it below and to the right, for ceil_mode's partial pooling windows).
+    (``extra``: more of it below and to the right, for padding="same" with an odd total and
+    for ceil_mode's partial pooling windows).
 
     A copy even without padding: then each tap of im2col reads contiguous runs of N values,
     whatever the memory order of ``a`` (reading an (N, C, H, W)-ordered input in place, nine
@@ -245,21 +246,20 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padd
     padding = _conv_padding(padding, stride)
     _check_input("conv2d", x, weight, bias)
     _check_weight("conv2d", weight, "(O, C, kh, kw)")
-    if isinstance(padding, str):
-        x, padding = _resolve_padding(x, padding, tuple(weight.shape[2:]), dilation)
+    padding, extra = _resolve_padding(padding, tuple(weight.shape[2:]), dilation)
     n, c, h, w = x.shape
     o, c_w, kh, kw = weight.shape
     groups = _groups("conv2d", groups, c, o)
     if c != c_w * groups:
         raise ValueError(f"conv2d: weight of shape {weight.shape} with groups={groups} expects "
                          f"{c_w * groups} input channels, got an input of shape {x.shape}")
-    out_hw = (conv_output_size(h, kh, stride[0], padding[0], dilation[0]),
-              conv_output_size(w, kw, stride[1], padding[1], dilation[1]))
+    out_hw = (conv_output_size(h + extra[0], kh, stride[0], padding[0], dilation[0]),
+              conv_output_size(w + extra[1], kw, stride[1], padding[1], dilation[1]))
     _check_output("conv2d", x, out_hw)
     dev, xp = x.device, x.device.xp
     ho, wo = out_hw
 
-    xpad = _padded(dev, _chwn(xp, x.data), padding)                       # (C, Hp, Wp, N)
+    xpad = _padded(dev, _chwn(xp, x.data), padding, extra=extra)          # (C, Hp, Wp, N)
     padded_shape = tuple(xpad.shape)
     cols = _im2col(dev, xpad, (kh, kw), stride, dilation, out_hw)         # (C*kh*kw, Ho*Wo*N)
     pixels = ho * wo * n
@@ -413,25 +413,24 @@ def avg_pool2d(x: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool =
     """Mean over each kh x kw window (stride defaults to the kernel; zero padding is counted in
     the mean, as PyTorch's default count_include_pad=True).
 
-    (N, C, H, W) -> (N, C, Ho, Wo). Backward: every tap of a window gets g / (kh*kw).
-    ceil_mode: also the last, partial windows; a window reaching past the padding averages
-    only its cells inside the padded input (as PyTorch).
+    (N, C, H, W) -> (N, C, Ho, Wo). Backward: every tap of a window gets g / (its cell count,
+    kh*kw). ceil_mode: also the last, partial windows; a window reaching past the padding
+    averages only its cells inside the padded input (as PyTorch).
     """
     windows, geometry = _pool_windows("avg_pool2d", x, kernel_size, stride, padding, ceil_mode,
                                       0.0)
     xp = x.device.xp
     n, c, h, w = x.shape
-    (kh, kw), (sh, sw), (ph, pw), (ho, wo), padded_shape = geometry
-    divisor = windows.shape[1]
-    if tuple(padded_shape[1:3]) != (h + 2 * ph, w + 2 * pw):
-        # ceil_mode's partial windows: window a of an axis has min(k, Hp - a s) cells inside
-        # the padded input (size Hp), and only those count.
-        def inside(padded_size, s, out_size, k):
-            starts = s * xp.arange(out_size, dtype=windows.dtype, device=x.device.native)
-            return xp.clip(padded_size - starts, None, k)
+    (kh, kw), (sh, sw), (ph, pw), (ho, wo), _ = geometry
 
-        rows, cols = inside(h + 2 * ph, sh, ho, kh), inside(w + 2 * pw, sw, wo, kw)
-        divisor = xp.reshape(rows[:, None] * cols[None, :], (1, ho, wo, 1))
+    def cells_inside(padded_size, s, out_size, k):
+        """Window a of an axis has min(k, Hp - a s) cells inside the padded input (size Hp):
+        k, but fewer for ceil_mode's partial windows, whose overhang does not count."""
+        starts = s * xp.arange(out_size, dtype=windows.dtype, device=x.device.native)
+        return xp.clip(padded_size - starts, None, k)
+
+    rows, cols = cells_inside(h + 2 * ph, sh, ho, kh), cells_inside(w + 2 * pw, sw, wo, kw)
+    divisor = xp.reshape(rows[:, None] * cols[None, :], (1, ho, wo, 1))
     out = xp.reshape(xp.sum(windows, axis=1), (c, ho, wo, n)) / divisor
 
     def backward(g):
