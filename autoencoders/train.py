@@ -136,6 +136,9 @@ class Trainer:
         train_arrays / test_arrays: NumPy arrays with equal first axis, batched together.
         resume: continue from ``out_dir/checkpoint.npz`` when it exists.
         """
+        # A training loop frees and reallocates the same large arrays every step: keep them
+        # (a process-wide glibc setting, see minigrad.backend.keep_freed_host_memory).
+        mg.backend.keep_freed_host_memory()
         if self.out_dir is not None:
             self.out_dir.mkdir(parents=True, exist_ok=True)
         if resume and self.checkpoint_path is not None and self.checkpoint_path.exists():

@@ -217,6 +217,7 @@ def main() -> None:
         print(f"NumPy BLAS: {pool['internal_api']} {pool['version']}, kernels for "
               f"{pool.get('architecture')}, {pool['num_threads']} threads")
     mg.manual_seed(0)
+    mg.backend.keep_freed_host_memory()  # as the trainer does
     ours = {k: v for k, v in minigrad_steps(args.device).items()
             if args.only is None or k.startswith(args.only)}
     try:

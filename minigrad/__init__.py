@@ -1,10 +1,18 @@
 """minigrad: a from-scratch autograd engine on NumPy (CPU) or CuPy (GPU).
 
-Reading order for learners: backend.py -> tensor.py -> autograd.py -> ops/ -> gradcheck.py.
+Reading order for learners: tensor.py -> autograd.py -> ops/ (elementwise.py first) ->
+gradcheck.py, then backend.py (where arrays live) and nn/.
 """
 
-from minigrad import data, nn, ops, optim
-from minigrad.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from minigrad import data, nn, ops, optim, viz
+from minigrad.autograd import (
+    Function,
+    enable_grad,
+    inference_mode,
+    is_grad_enabled,
+    no_grad,
+    set_grad_enabled,
+)
 from minigrad.backend import (
     Device,
     DeviceError,
@@ -37,7 +45,7 @@ from minigrad.creation import (
     zeros,
     zeros_like,
 )
-from minigrad.gradcheck import GradcheckError, gradcheck
+from minigrad.gradcheck import GradcheckError, gradcheck, gradgradcheck
 from minigrad.io import load, save
 from minigrad.ops import *  # noqa: F403  (the functional forms: minigrad.exp(x), ...)
 from minigrad.tensor import Tensor

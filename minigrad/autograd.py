@@ -1,16 +1,35 @@
-"""Reverse-mode automatic differentiation: grad mode and the backward pass.
+"""Reverse-mode automatic differentiation: grad mode, the recorded graph, the backward pass,
+``grad``, and ``Function`` for ops of your own.
 
-Every tensor produced by a differentiable op remembers its ``_parents`` and a ``_backward``
-closure that maps the gradient of the output to the gradients of the parents (the
-vector-Jacobian product). ``backward`` below visits the graph once, children before parents,
-and hands each node the sum of the gradients flowing into it.
+Every tensor made by a differentiable op while grad mode is on keeps a ``grad_fn``: a ``Node``
+that remembers the op's inputs, the values its backward will read (``saved``) and the backward
+itself, a function from the gradient of the output to one gradient per input (the
+vector-Jacobian product). ``backward`` visits the graph once, outputs before inputs, and hands
+each node the sum of the gradients flowing into it.
+
+One formula, two interpreters. A backward is written once, with Python operators and the
+array-API functions of ``ctx.xp``:
+
+    def backward(ctx, g):                        # tanh:  dx = g * (1 - out^2)
+        (out,) = ctx.saved
+        return (g * (1 - out * out),)
+
+On an ordinary backward, ``g`` and ``ctx.saved`` are arrays and ``ctx.xp`` is the device's
+array namespace: fast, nothing is recorded. With ``create_graph=True`` they are tensors and
+``ctx.xp`` is minigrad's own namespace of ops (``minigrad.ops.namespace``), so the same formula
+records a graph of its own, which can be differentiated again: gradients of gradients.
+
+Saved values carry the version of their tensor at the time of the op; an in-place change
+since then (``x += 1``, an optimizer step) makes the backward raise instead of computing a
+gradient from the new values.
 """
 
 from __future__ import annotations
 
 import functools
 
-__all__ = ["no_grad", "enable_grad", "is_grad_enabled", "set_grad_enabled", "backward"]
+__all__ = ["no_grad", "enable_grad", "is_grad_enabled", "set_grad_enabled", "inference_mode",
+           "backward", "grad", "Function", "FunctionCtx", "Node", "OUTPUT"]
 
 _grad_enabled = True
 
@@ -53,6 +72,14 @@ class no_grad(_GradMode):
     mode = False
 
 
+class inference_mode(no_grad):
+    """PyTorch's spelling of no_grad for inference (no separate tensor kind here)."""
+
+    def __init__(self, mode: bool = True):
+        super().__init__()
+        self.mode = not mode
+
+
 class enable_grad(_GradMode):
     """Turns graph recording back on inside a ``no_grad`` block."""
 
@@ -86,32 +113,122 @@ class set_grad_enabled(_GradMode):
         return wrapper
 
 
-def _graph_freed(_grad):
+# -- the recorded graph -------------------------------------------------------------------------
+
+OUTPUT = "output"
+"""Marker in ``saved`` for the op's own output (the node cannot hold it: that would be a
+reference cycle between the output tensor and its grad_fn)."""
+
+# minigrad's namespace of ops under array-API names, installed by minigrad.ops (autograd must
+# not import the ops: they are built on it).
+tensor_namespace = None
+
+
+def _graph_freed(ctx, g):
     raise RuntimeError(
-        "Trying to backward through the graph a second time: its intermediate values were "
-        "freed by the first backward(). Call backward(retain_graph=True) the first time if "
-        "you need to backward twice."
-    )
+        "Trying to backward through the graph a second time (or to read its saved values "
+        "after they were freed): the first backward() freed them. Call backward("
+        "retain_graph=True) the first time if you need to backward twice.")
 
 
-def _topological_order(root) -> list:
-    """Tensors that require grad and lead to ``root``, each after all of its parents.
+class Node:
+    """One recorded op (``tensor.grad_fn``).
+
+    backward: function (ctx, g) -> one gradient (or None) per input; ctx is this node.
+    inputs:   the op's input tensors, in the order of the gradients backward returns.
+    saved:    while backward runs, the values it reads (arrays, or tensors with
+              create_graph), in the order the op listed them; see ``_unpack``.
+    xp:       while backward runs, the namespace to compute with (arrays or tensors).
+    """
+
+    __slots__ = ("backward", "inputs", "_saved", "_versions", "saved", "xp", "_freed_qualname")
+
+    def __init__(self, backward, inputs: tuple, saved: tuple, output):
+        self.backward = backward
+        self.inputs = inputs
+        self._saved = saved
+        self._versions = tuple(None if t is None else (output if t is OUTPUT else t)._version
+                               for t in saved)
+        self.saved = None
+        self.xp = None
+        self._freed_qualname = None
+
+    @property
+    def name(self) -> str:
+        """The op's name: the function that defined the backward (``mul``, ``conv2d`` ...)."""
+        qualname = self._freed_qualname or self.backward.__qualname__
+        parts = qualname.replace(".<locals>", "").split(".")
+        return parts[-2] if len(parts) > 1 and parts[-1] == "backward" else parts[-1]
+
+    @property
+    def needs_input_grad(self) -> tuple[bool, ...]:
+        return tuple(t.requires_grad for t in self.inputs)
+
+    def __repr__(self) -> str:
+        return f"<{self.name} backward>"
+
+    def _unpack(self, output, create_graph: bool) -> tuple:
+        """The saved values for one backward call: tensors when recording, else their arrays;
+        OUTPUT stands for ``output``. Raises if a saved tensor changed in place since."""
+        values = []
+        for t, version in zip(self._saved, self._versions, strict=True):
+            if t is None:
+                values.append(None)
+                continue
+            if t is OUTPUT:
+                t = output
+            if t._version != version:
+                raise RuntimeError(
+                    f"one of the tensors needed for gradient computation has been modified by "
+                    f"an in-place operation: a tensor of shape {t.shape} ({t.dtype}) that "
+                    f"'{self.name}' saved is at version {t._version}; expected version "
+                    f"{version}. Make a copy (.clone()) before changing it in place, or "
+                    "change it after the backward pass.")
+            # A lifted Python number (2 in x * 2) stays a number: a constant either way.
+            values.append(t if create_graph and type(t.data) not in (int, float) else t.data)
+        return tuple(values)
+
+    def _rebase_output(self, output) -> None:
+        """This node's output is now ``output`` (an in-place op moved it there): count its
+        saved OUTPUT at output's current version."""
+        self._versions = tuple(output._version if t is OUTPUT else v
+                               for t, v in zip(self._saved, self._versions, strict=True))
+
+    def _release(self) -> None:
+        """Free what the backward holds and the inputs (so that intermediate tensors go) after
+        a backward without retain_graph; the output stays a non-leaf."""
+        self._freed_qualname = self.backward.__qualname__
+        self.backward = _graph_freed
+        self.inputs = ()
+        self._saved = ()
+        self._versions = ()
+
+
+# -- the backward pass --------------------------------------------------------------------------
+
+def _topological_order(roots) -> list:
+    """Tensors that require grad and lead to a root, each after all of its inputs.
 
     An explicit stack instead of recursion, so that a chain of 100,000 ops is fine.
     """
     order = []
-    visited = {id(root)}
-    stack = [(root, iter(root._parents))]
-    while stack:
-        node, parents = stack[-1]
-        for parent in parents:
-            if parent.requires_grad and id(parent) not in visited:
-                visited.add(id(parent))
-                stack.append((parent, iter(parent._parents)))
-                break
-        else:
-            stack.pop()
-            order.append(node)
+    visited = set()
+    for root in roots:
+        if id(root) in visited:
+            continue
+        visited.add(id(root))
+        stack = [(root, iter(root.grad_fn.inputs if root.grad_fn else ()))]
+        while stack:
+            node, inputs = stack[-1]
+            for parent in inputs:
+                if parent.requires_grad and id(parent) not in visited:
+                    visited.add(id(parent))
+                    stack.append((parent, iter(parent.grad_fn.inputs if parent.grad_fn
+                                               else ())))
+                    break
+            else:
+                stack.pop()
+                order.append(node)
     return order
 
 
@@ -119,9 +236,10 @@ def sum_to_shape(grad, shape: tuple[int, ...], xp):
     """Sum a broadcast gradient back to ``shape``: undo the broadcasting of the forward pass.
 
     Broadcasting prepends axes and stretches size-1 axes, so its adjoint sums over the
-    prepended axes and over the stretched ones (keeping them as size 1).
+    prepended axes and over the stretched ones (keeping them as size 1). ``grad`` is an array
+    (xp its namespace) or a tensor (xp minigrad's namespace).
     """
-    if grad.shape == shape:
+    if tuple(grad.shape) == shape:
         return grad
     lead = grad.ndim - len(shape)
     if lead:
@@ -132,38 +250,313 @@ def sum_to_shape(grad, shape: tuple[int, ...], xp):
     return grad
 
 
-def backward(root, grad, retain_graph: bool = False) -> None:
-    """Accumulate d(root)/d(leaf) * grad into every leaf's ``.grad``.
+def _fitted(g, parent, create_graph: bool):
+    """An input's gradient in that input's shape and dtype (after broadcasting, or an op that
+    mixed float32 and float64)."""
+    if create_graph:
+        if g.shape != parent.shape:
+            g = sum_to_shape(g, parent.shape, tensor_namespace)
+        return g if g.dtype == parent.dtype else g.to(dtype=parent.dtype)
+    xp = parent.device.xp
+    if g.shape != parent.data.shape:
+        g = sum_to_shape(g, parent.data.shape, xp)
+    return g if g.dtype == parent.data.dtype else xp.astype(g, parent.data.dtype)
 
-    root: the tensor to differentiate; grad: an array of root's shape (the seed gradient).
-    Gradients of each node are summed before its own backward runs (the multivariate chain
-    rule); leaves and tensors that called ``retain_grad()`` keep theirs in ``.grad``. Unless
-    ``retain_graph``, each node's closure (and the arrays it holds) is dropped right after use.
-    """
-    order = _topological_order(root)
-    grads = {id(root): grad}
+
+def _needed(order, inputs) -> set[int]:
+    """ids of the tensors on a path to one of ``inputs`` (they alone need a backward)."""
+    needed = {id(t) for t in inputs}
+    for t in order:  # inputs before outputs
+        if t.grad_fn is not None and any(id(p) in needed for p in t.grad_fn.inputs):
+            needed.add(id(t))
+    return needed
+
+
+def _run(roots, seeds, retain_graph: bool, create_graph: bool, inputs=None,
+         accumulate: bool = True) -> dict:
+    """The backward pass from ``roots`` (seeded with ``seeds``: arrays, or tensors when
+    ``create_graph``). accumulate: add into the ``.grad`` of leaves (of ``inputs`` only, when
+    given) and of tensors that retain_grad(). Returns {id(t): gradient} for ``inputs``."""
+    order = _topological_order(roots)
+    needed = None if inputs is None else _needed(order, inputs)
+    input_ids = set() if inputs is None else {id(t) for t in inputs}
+    grads: dict[int, object] = {}
+    for root, seed in zip(roots, seeds, strict=True):
+        previous = grads.get(id(root))
+        grads[id(root)] = seed if previous is None else previous + seed
+    captured = {}
     for position in range(len(order) - 1, -1, -1):
-        node = order[position]
+        tensor = order[position]
         order[position] = None  # let the intermediate tensor go once nothing else holds it
-        g = grads.pop(id(node), None)
+        g = grads.pop(id(tensor), None)
         if g is None:
             continue
-        if node._backward is None or node._retains_grad:
-            node.grad = g if node.grad is None else node.grad + g
-            if node._backward is None:
-                continue
-        parent_grads = node._backward(g)
-        for parent, pg in zip(node._parents, parent_grads, strict=True):
+        node = tensor.grad_fn
+        if id(tensor) in input_ids:
+            captured[id(tensor)] = g
+        if accumulate and (node is None or tensor._retains_grad) and (
+                inputs is None or id(tensor) in input_ids):
+            _accumulate(tensor, g, create_graph)
+        if node is None or (needed is not None and id(tensor) not in needed):
+            continue
+        node.saved = node._unpack(tensor, create_graph)
+        node.xp = tensor_namespace if create_graph else tensor.device.xp
+        try:
+            input_grads = node.backward(node, g)
+        finally:
+            node.saved = node.xp = None
+        if len(input_grads) != len(node.inputs):
+            raise RuntimeError(f"the backward of '{node.name}' returned {len(input_grads)} "
+                               f"gradients for {len(node.inputs)} inputs")
+        for parent, pg in zip(node.inputs, input_grads, strict=True):
             if pg is None or not parent.requires_grad:
                 continue
-            if pg.shape != parent.data.shape:
-                pg = sum_to_shape(pg, parent.data.shape, parent.device.xp)
-            if pg.dtype != parent.data.dtype:  # after a mixed-dtype op (float32 * float64)
-                pg = parent.device.xp.astype(pg, parent.data.dtype)
-            key = id(parent)
-            previous = grads.get(key)
-            # Out of place: a backward may hand the same array to several parents.
-            grads[key] = pg if previous is None else previous + pg
+            pg = _fitted(pg, parent, create_graph)
+            previous = grads.get(id(parent))
+            # Out of place: a backward may hand the same array to several inputs.
+            grads[id(parent)] = pg if previous is None else previous + pg
         if not retain_graph:
-            node._parents = ()
-            node._backward = _graph_freed
+            node._release()
+    return captured
+
+
+def _accumulate(tensor, g, create_graph: bool) -> None:
+    """tensor.grad += g, as PyTorch: the first gradient becomes ``.grad`` (a tensor on the
+    tensor's device); later ones are added (in the graph when create_graph)."""
+    from minigrad.tensor import _leaf
+
+    if create_graph:
+        tensor.grad = g if tensor.grad is None else tensor.grad + g
+    elif tensor.grad is None:
+        tensor.grad = _leaf(g, tensor.device)
+    elif tensor.grad.requires_grad:  # the last one was recorded: keep that graph intact
+        tensor.grad = _leaf(tensor.grad.data + g, tensor.device)
+    else:
+        tensor.grad.data = tensor.grad.data + g  # a new array: g may alias other arrays
+        tensor.grad._bump_version()
+
+
+def _seeds(outputs, grad_outputs, create_graph: bool, op: str) -> list:
+    """One seed gradient per output, checked: ones for single-element outputs, else given."""
+    from minigrad.tensor import Tensor, _leaf
+
+    seeds = []
+    for k, (out, given) in enumerate(zip(outputs, grad_outputs, strict=True)):
+        if not isinstance(out, Tensor):
+            raise TypeError(f"{op}: outputs must be tensors, got {type(out).__name__}")
+        if not out.requires_grad:
+            raise RuntimeError(f"{op}: output {k} (shape {out.shape}) does not require grad: "
+                               "no input had requires_grad=True, or it was computed under "
+                               "no_grad()")
+        if given is None:
+            if out.size != 1:
+                raise RuntimeError(f"{op}: grad can be implicitly created only for outputs "
+                                   f"with one element; output {k} has shape {out.shape}, so "
+                                   "give a gradient of that shape")
+            seed = _leaf(out.device.xp.ones_like(out.data), out.device)
+        else:
+            if not isinstance(given, Tensor):
+                raise TypeError(f"{op}: the gradient for output {k} must be a Tensor (as "
+                                f"PyTorch's), got {type(given).__name__}")
+            if given.device is not out.device:
+                from minigrad.backend import DeviceError
+
+                raise DeviceError(f"{op}: gradient on {given.device} for an output on "
+                                  f"{out.device}")
+            if given.shape != out.shape:
+                raise RuntimeError(f"{op}: mismatch in shape: gradient of shape {given.shape} "
+                                   f"for an output of shape {out.shape}")
+            seed = given if given.dtype == out.dtype else given.to(dtype=out.dtype)
+        seeds.append(seed if create_graph else seed.data)
+    return seeds
+
+
+def _as_tuple(value) -> tuple:
+    return tuple(value) if isinstance(value, list | tuple) else (value,)
+
+
+def backward(tensors, grad_tensors=None, retain_graph: bool | None = None,
+             create_graph: bool = False, inputs=None) -> None:
+    """Accumulate d(tensors)/d(leaf) into every leaf's ``.grad`` (PyTorch's
+    ``torch.autograd.backward``).
+
+    grad_tensors: one seed gradient per tensor (None: 1 for single-element tensors).
+    retain_graph: keep the graph for another backward (default: create_graph).
+    create_graph: record the backward pass itself, so ``.grad`` can be differentiated again.
+    inputs: accumulate only into these tensors' ``.grad`` (and compute only what they need).
+    """
+    tensors = _as_tuple(tensors)
+    grad_tensors = (None,) * len(tensors) if grad_tensors is None else _as_tuple(grad_tensors)
+    if len(grad_tensors) != len(tensors):
+        raise ValueError(f"backward: {len(grad_tensors)} gradients for {len(tensors)} tensors")
+    if retain_graph is None:
+        retain_graph = create_graph
+    if inputs is not None:
+        inputs = _checked_inputs("backward", inputs)
+    seeds = _seeds(tensors, grad_tensors, create_graph, "backward")
+    with set_grad_enabled(create_graph):
+        _run(tensors, seeds, retain_graph, create_graph, inputs)
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None,
+         create_graph: bool = False, allow_unused: bool = False) -> tuple:
+    """The gradients of ``outputs`` with respect to ``inputs``, as a tuple of tensors
+    (PyTorch's ``torch.autograd.grad``); no ``.grad`` is touched.
+
+    grad_outputs: the seed gradient of each output (None: 1 for single-element outputs).
+    create_graph: the returned gradients are recorded, so they can be differentiated again.
+    allow_unused: an input that no output depends on gives None instead of an error.
+    """
+    from minigrad.tensor import _leaf
+
+    outputs = _as_tuple(outputs)
+    inputs = _checked_inputs("grad", inputs)
+    grad_outputs = ((None,) * len(outputs) if grad_outputs is None
+                    else _as_tuple(grad_outputs))
+    if len(grad_outputs) != len(outputs):
+        raise ValueError(f"grad: {len(grad_outputs)} grad_outputs for {len(outputs)} outputs")
+    if retain_graph is None:
+        retain_graph = create_graph
+    seeds = _seeds(outputs, grad_outputs, create_graph, "grad")
+    with set_grad_enabled(create_graph):
+        captured = _run(outputs, seeds, retain_graph, create_graph, inputs, accumulate=False)
+    result = []
+    for k, t in enumerate(inputs):
+        g = captured.get(id(t))
+        if g is None:
+            if not allow_unused:
+                raise RuntimeError(f"grad: input {k} (shape {t.shape}) was not used to compute "
+                                   "the outputs; pass allow_unused=True to get None for it")
+            result.append(None)
+        else:
+            result.append(g if create_graph else _leaf(g, t.device))
+    return tuple(result)
+
+
+def _checked_inputs(op: str, inputs) -> tuple:
+    from minigrad.tensor import Tensor
+
+    inputs = _as_tuple(inputs)
+    if not inputs:
+        raise ValueError(f"{op}: inputs must name at least one tensor")
+    for k, t in enumerate(inputs):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{op}: input {k} must be a Tensor, got {type(t).__name__}")
+        if not t.requires_grad:
+            raise RuntimeError(f"{op}: input {k} (shape {t.shape}) does not require grad")
+    return inputs
+
+
+# -- ops of your own ------------------------------------------------------------------------------
+
+class FunctionCtx:
+    """What a ``Function``'s forward leaves for its backward: ``save_for_backward(*tensors)``
+    (read back as ``saved_tensors``, checked against in-place changes), ``needs_input_grad``
+    (one bool per argument of forward), and any attribute you set (``ctx.alpha = 2``)."""
+
+    def __init__(self):
+        self.needs_input_grad: tuple[bool, ...] = ()
+        self._to_save: tuple = ()
+        self._node: Node | None = None
+
+    def save_for_backward(self, *tensors) -> None:
+        from minigrad.tensor import Tensor
+
+        for t in tensors:
+            if t is not None and not isinstance(t, Tensor):
+                raise TypeError(f"save_for_backward takes tensors (or None), got "
+                                f"{type(t).__name__}; keep other values as attributes of ctx")
+        self._to_save = tensors
+
+    @property
+    def saved_tensors(self) -> tuple:
+        if self._node is None or self._node.saved is None:
+            raise RuntimeError("saved_tensors can only be read inside backward")
+        return self._node.saved
+
+
+class Function:
+    """An op of your own, as PyTorch's ``torch.autograd.Function``::
+
+        class Cube(Function):
+            @staticmethod
+            def forward(ctx, x):
+                ctx.save_for_backward(x)
+                return x ** 3
+
+            @staticmethod
+            def backward(ctx, g):
+                (x,) = ctx.saved_tensors
+                return g * 3 * x ** 2
+
+        y = Cube.apply(x)
+
+    forward(ctx, *args, **kwargs) gets the arguments as given and runs without recording (it
+    is the op); it returns one tensor. backward(ctx, g) gets the output's gradient as a tensor
+    and returns one gradient (a tensor, or None) per positional argument of forward (a single
+    one may be returned bare). Written with minigrad ops, it works with create_graph=True too.
+    """
+
+    @staticmethod
+    def forward(ctx, *args, **kwargs):
+        raise NotImplementedError("a Function defines a static forward(ctx, *args)")
+
+    @staticmethod
+    def backward(ctx, *grad_outputs):
+        raise NotImplementedError("a Function defines a static backward(ctx, grad_output)")
+
+    @classmethod
+    def apply(cls, *args, **kwargs):
+        from minigrad.tensor import Tensor, _from_op
+
+        tensors = [a for a in args if isinstance(a, Tensor)]
+        ctx = FunctionCtx()
+        ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+        with no_grad():
+            out = cls.forward(ctx, *args, **kwargs)
+        if not isinstance(out, Tensor):
+            raise TypeError(f"{cls.__name__}.forward must return a Tensor, got "
+                            f"{type(out).__name__}")
+        positions = [k for k, a in enumerate(args) if isinstance(a, Tensor)]
+        if not tensors or not _grad_enabled or not any(t.requires_grad for t in tensors):
+            return out if out.grad_fn is None else out.detach()
+
+        def backward(node, g):
+            return _call_custom_backward(cls, ctx, node, g, positions, len(args))
+
+        backward.__qualname__ = cls.__name__ + ".backward"
+        result = _from_op(out.data, tuple(tensors), backward, saved=ctx._to_save)
+        ctx._node = result.grad_fn
+        return result
+
+
+def _call_custom_backward(cls, ctx, node, g, positions, n_args):
+    """Run a Function's backward on tensors (wrapping and unwrapping the arrays of an
+    ordinary backward) and check what it returns."""
+    from minigrad.tensor import Tensor, _leaf
+
+    recording = isinstance(g, Tensor)
+    if not recording:  # an ordinary backward: arrays in, arrays out, tensors for the user
+        g = _leaf(g, node.inputs[0].device)
+        node.saved = tuple(None if s is None else _leaf(s, t.device if t is not OUTPUT
+                                                       else node.inputs[0].device)
+                           for s, t in zip(node.saved, node._saved, strict=True))
+    with set_grad_enabled(recording):
+        grads = cls.backward(ctx, g)
+    grads = grads if isinstance(grads, tuple | list) else (grads,)
+    if len(grads) != n_args:
+        raise RuntimeError(f"{cls.__name__}.backward returned {len(grads)} gradients, but "
+                           f"forward took {n_args} arguments (give None for those without)")
+    result = []
+    for position, t in zip(positions, node.inputs, strict=True):
+        gk = grads[position]
+        if gk is not None:
+            if not isinstance(gk, Tensor):
+                raise TypeError(f"{cls.__name__}.backward returned a {type(gk).__name__} for "
+                                f"argument {position}; return a Tensor or None")
+            if gk.shape != t.shape:
+                raise RuntimeError(f"{cls.__name__}.backward returned a gradient of shape "
+                                   f"{gk.shape} for argument {position} of shape {t.shape}")
+            gk = gk if recording else gk.data
+        result.append(gk)
+    return tuple(result)

@@ -24,6 +24,8 @@ __all__ = [
     "device",
     "device_of",
     "to_numpy",
+    "transfer",
+    "keep_freed_host_memory",
     "manual_seed",
     "cuda_is_available",
     "float16",
@@ -112,8 +114,11 @@ class Device:
         return dtype if self._dtype_map is None else self._dtype_map[dtype]
 
     def canonical(self, xp_dtype) -> np.dtype:
-        """The canonical NumPy dtype for one of this namespace's dtype objects."""
-        return xp_dtype if self._canon_map is None else self._canon_map[xp_dtype]
+        """The canonical NumPy dtype for one of this namespace's dtype objects (or for a
+        canonical dtype: itself)."""
+        if self._canon_map is None or isinstance(xp_dtype, np.dtype):
+            return xp_dtype
+        return self._canon_map[xp_dtype]
 
     # -- host transfer ----------------------------------------------------------------------
     def from_numpy(self, array: np.ndarray, dtype=None):
@@ -196,30 +201,40 @@ class Device:
 _devices: dict[str, Device] = {}
 
 
-def _keep_freed_host_memory() -> None:
-    """Ask glibc to keep large freed blocks for reuse instead of returning them to the OS.
+_host_memory_kept: bool | None = None
 
-    A training step allocates and frees the same large arrays every time (activations,
+
+def keep_freed_host_memory(enabled: bool = True) -> bool:
+    """Ask glibc to keep large freed blocks for reuse instead of returning them to the OS
+    (``enabled=False``: glibc's defaults again). Returns whether the setting took effect.
+
+    A process-wide speed setting, made only when called (the trainer and the benchmarks call
+    it): a training step allocates and frees the same large arrays every time (activations,
     im2col matrices, gradients). By default glibc gives big blocks back to the OS when they
     are freed, so every step pays a page fault per 4 KiB to get them back: about 10 ms of a
     36 ms conv-autoencoder step on one core. (CuPy pools GPU memory for the same reason.)
-    Linux/glibc only; skipped elsewhere.
+    The price: up to 256 MiB of freed memory stays with the process. Linux/glibc only.
     """
     import ctypes
 
+    global _host_memory_kept
     try:
         libc = ctypes.CDLL("libc.so.6")
     except OSError:
-        return
+        return False
     m_trim_threshold, m_mmap_threshold = -1, -3
-    libc.mallopt(m_mmap_threshold, 32 * 2**20)  # blocks up to 32 MiB (glibc's maximum): heap
-    libc.mallopt(m_trim_threshold, 256 * 2**20)  # keep up to 256 MiB of free heap for reuse
+    # glibc's defaults: mmap above 128 KiB, trim above 128 KiB of free heap.
+    mmap_bytes, trim_bytes = (32 * 2**20, 256 * 2**20) if enabled else (128 * 2**10,
+                                                                       128 * 2**10)
+    libc.mallopt(m_mmap_threshold, mmap_bytes)  # blocks up to 32 MiB (glibc's maximum): heap
+    libc.mallopt(m_trim_threshold, trim_bytes)  # keep up to 256 MiB of free heap for reuse
+    _host_memory_kept = bool(enabled)
+    return True
 
 
 def _cpu() -> Device:
     import array_api_compat.numpy as xp
 
-    _keep_freed_host_memory()
     return Device("cpu", "cpu", None, xp, "cpu")
 
 
@@ -327,7 +342,10 @@ def is_host_array(value) -> bool:
 
 
 def to_numpy(array) -> np.ndarray:
-    """Copy any backend array to a NumPy array on the host (no copy for NumPy arrays)."""
+    """Copy any backend array (or a minigrad Tensor's values) to a NumPy array on the host
+    (no copy for NumPy arrays)."""
+    if type(array).__module__ == "minigrad.tensor":
+        array = array.data
     if isinstance(array, np.ndarray | np.generic):
         return np.asarray(array)
     module = type(array).__module__
@@ -339,6 +357,19 @@ def to_numpy(array) -> np.ndarray:
         # a copy, as from a GPU: to_device on strict:cpu would return the same buffer
         return np.array(array.to_device(array_api_strict.Device("CPU_DEVICE")), copy=True)
     return np.asarray(array)
+
+
+def transfer(array, target: Device):
+    """``array`` (of any backend) as an array on ``target``: the one place where arrays move
+    between devices. The same array when it is already there; GPU to GPU a direct copy;
+    otherwise through host memory."""
+    source = device_of(array)
+    if source is target:
+        return array
+    if source.type == "cuda" and target.type == "cuda":
+        with target.native:
+            return target.xp.asarray(array)
+    return target.from_numpy(to_numpy(array))
 
 
 def manual_seed(seed: int) -> None:

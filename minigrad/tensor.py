@@ -1,7 +1,7 @@
 """The Tensor: an array on a device, plus what autograd needs to differentiate through it.
 
 A tensor made by the user is a *leaf*. A tensor made by a differentiable op (see ``ops/``)
-also keeps its ``_parents`` and a ``_backward`` closure; ``backward()`` walks these links
+also keeps a ``grad_fn``: the op's inputs and its backward; ``backward()`` walks these links
 (``autograd.py``). Python operators (``+``, ``@``, ``x[i]`` ...) and methods such as ``x.sum()``
 are attached to the class in ``ops/__init__.py``, next to the ops they call.
 """
@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from minigrad import autograd
-from minigrad.backend import Device, DeviceError, device_of, float32, int64, to_numpy
+from minigrad.backend import Device, DeviceError, device_of, float32, int64, to_numpy, transfer
 from minigrad.backend import bool_ as _bool
 from minigrad.backend import device as _device
 
@@ -27,14 +27,15 @@ class Tensor:
 
     Attributes:
         data:  the backend array (NumPy on "cpu", CuPy on "cuda:N").
-        grad:  an array of ``data``'s shape after ``backward()``, else None. Treat it as
-               read-only; ``zero_grad`` replaces it.
+        grad:  a Tensor of ``data``'s shape on the same device after ``backward()``, else None.
+               Later backward passes add to it; ``grad.zero_()`` or ``grad = None`` resets it.
         requires_grad: whether gradients flow into this tensor.
+        grad_fn: the ``autograd.Node`` of the op that made this tensor (None for leaves).
         device: the Device holding ``data``.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "device", "_parents", "_backward",
-                 "_retains_grad", "__weakref__")
+    __slots__ = ("data", "_grad", "requires_grad", "device", "grad_fn", "_retains_grad",
+                 "_version_counter", "__weakref__")
 
     # Make NumPy defer to our reflected operators (np_array * tensor -> Tensor.__rmul__).
     __array_priority__ = 1000
@@ -43,10 +44,10 @@ class Tensor:
         array, dev = _as_array(data, dtype, device)
         self.data = array
         self.device = dev
-        self.grad = None
-        self._parents = ()
-        self._backward = None
+        self._grad = None
+        self.grad_fn = None
         self._retains_grad = False
+        self._version_counter = [0]
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -72,7 +73,33 @@ class Tensor:
     @property
     def is_leaf(self) -> bool:
         """True for tensors not produced by a recorded op (they receive ``.grad``)."""
-        return self._backward is None
+        return self.grad_fn is None
+
+    @property
+    def grad(self) -> Tensor | None:
+        return self._grad
+
+    @grad.setter
+    def grad(self, value) -> None:
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"grad must be a Tensor or None, got {type(value).__name__}")
+            if value.device is not self.device:
+                raise DeviceError(f"grad on {value.device} for a tensor on {self.device}")
+            if value.shape != self.shape:
+                raise ValueError(f"grad of shape {value.shape} for a tensor of shape "
+                                 f"{self.shape}")
+        self._grad = value
+
+    @property
+    def _version(self) -> int:
+        """How many in-place changes this tensor's memory has seen (shared with its views)."""
+        return self._version_counter[0]
+
+    def _bump_version(self) -> None:
+        """Record an in-place change of ``data`` (ops that saved this tensor then refuse to
+        differentiate with the new values)."""
+        self._version_counter[0] += 1
 
     def __len__(self) -> int:
         if self.ndim == 0:
@@ -139,35 +166,32 @@ class Tensor:
         return self
 
     def detach(self) -> Tensor:
-        """The same values (shared memory) as a new leaf outside the graph."""
-        return _leaf(self.data, self.device)
+        """The same values (shared memory, shared version counter) as a new leaf outside the
+        graph."""
+        t = _leaf(self.data, self.device)
+        t._version_counter = self._version_counter
+        return t
 
-    def backward(self, gradient=None, retain_graph: bool = False) -> None:
-        """Accumulate the gradient of this tensor into the ``.grad`` of every leaf.
+    def backward(self, gradient=None, retain_graph: bool | None = None,
+                 create_graph: bool = False, inputs=None) -> None:
+        """Accumulate the gradient of this tensor into the ``.grad`` of every leaf (see
+        ``minigrad.autograd.backward``).
 
-        gradient: d(objective)/d(self), required unless self has a single element.
+        gradient: d(objective)/d(self) as a Tensor, required unless self has one element.
+        retain_graph: keep the graph for another backward (default: create_graph).
+        create_graph: record the backward pass, for gradients of gradients.
+        inputs: accumulate only into these tensors.
         """
-        if not self.requires_grad:
-            raise RuntimeError("backward() on a tensor that does not require grad: no input "
-                               "had requires_grad=True, or it was computed under no_grad()")
-        if gradient is None:
-            if self.size != 1:
-                raise RuntimeError(f"backward() on a tensor of shape {self.shape} needs an "
-                                   "explicit gradient of that shape (only one-element "
-                                   "outputs get an implicit gradient of 1)")
-            seed = self.device.xp.ones_like(self.data)
-        else:
-            seed = gradient.data if isinstance(gradient, Tensor) else gradient
-            if isinstance(gradient, Tensor) and gradient.device is not self.device:
-                raise DeviceError(f"gradient on {gradient.device} for a tensor on {self.device}")
-            if tuple(seed.shape) != self.shape:
-                raise ValueError(f"gradient of shape {tuple(seed.shape)} for a tensor of "
-                                 f"shape {self.shape}")
-        autograd.backward(self, seed, retain_graph=retain_graph)
+        autograd.backward(self, None if gradient is None else (gradient,), retain_graph,
+                          create_graph, inputs)
 
     # -- moving and casting -------------------------------------------------------------------
     def to(self, device=None, dtype=None) -> Tensor:
-        """A copy on ``device`` and/or in ``dtype`` (self when nothing changes); differentiable."""
+        """A copy on ``device`` and/or in ``dtype`` (self when nothing changes).
+
+        Differentiable between floating dtypes; a cast to an integer or bool dtype gives a
+        tensor outside the graph (no gradient flows through rounding), as in PyTorch.
+        """
         target = self.device if device is None else _device(device)
         src = self.device
         if target is src and (dtype is None or np.dtype(dtype) == self.dtype):
@@ -175,16 +199,18 @@ class Tensor:
         old_dtype = self.dtype
         data = self.data
         if target is not src:
-            data = target.from_numpy(to_numpy(data))
+            data = transfer(data, target)
         if dtype is not None:
             data = target.xp.astype(data, target.xp_dtype(dtype))
+        if target.canonical(data.dtype).kind != "f":
+            return _leaf(data, target)
 
-        def backward(g):  # d to(x) = identity, moved and cast back
-            if target is not src:
-                g = src.from_numpy(to_numpy(g))
-            return (src.xp.astype(g, src.xp_dtype(old_dtype)),)
+        def to(ctx, g):  # d to(x) = identity, moved and cast back
+            if isinstance(g, Tensor):
+                return (g.to(src, old_dtype),)
+            return (src.xp.astype(transfer(g, src), src.xp_dtype(old_dtype)),)
 
-        return _from_op(data, (self,), backward, target)
+        return _from_op(data, (self,), to, device=target)
 
     def cpu(self) -> Tensor:
         return self.to("cpu")
@@ -206,29 +232,55 @@ def _leaf(data, device: Device) -> Tensor:
     t = Tensor.__new__(Tensor)
     t.data = data
     t.device = device
-    t.grad = None
+    t._grad = None
     t.requires_grad = False
-    t._parents = ()
-    t._backward = None
+    t.grad_fn = None
     t._retains_grad = False
+    t._version_counter = [0]
     return t
 
 
-def _from_op(data, parents: tuple, backward, device: Device | None = None) -> Tensor:
+def _from_op(data, parents: tuple, backward, saved: tuple = (), device: Device | None = None,
+             view_of: Tensor | None = None) -> Tensor:
     """The output of a differentiable op: records the graph when some parent needs a grad.
 
-    data: the op's output array; parents: the input tensors; backward: a function from the
-    output's gradient to a tuple with one gradient (or None) per parent.
+    data: the op's output array; parents: the input tensors; backward: a function
+    (ctx, g) -> one gradient (or None) per parent, reading ``ctx.saved`` (see autograd.py);
+    saved: the tensors whose values the backward reads (parents, other tensors, or
+    autograd.OUTPUT for the output itself), checked for in-place changes;
+    view_of: the input whose memory ``data`` shares (reshape, slicing ...): the two then count
+    in-place changes together.
     """
     t = _leaf(data, parents[0].device if device is None else device)
+    if view_of is not None:
+        t._version_counter = view_of._version_counter
     if autograd._grad_enabled:
         for parent in parents:
             if parent.requires_grad:
                 t.requires_grad = True
-                t._parents = parents
-                t._backward = backward
+                t.grad_fn = autograd.Node(backward, parents, saved, t)
                 break
     return t
+
+
+def _linear(x: Tensor, f, f_adjoint, name: str, view: bool = False, data=None) -> Tensor:
+    """A linear op y = f(x) given as two array functions: f and its adjoint f^T (reshape and
+    reshape back, slicing and scattering back, im2col and col2im ...).
+
+    Its backward is dx = f^T(g). With create_graph that backward is itself a linear op, the
+    pair (f^T, f), whose backward is f again: a linear op differentiates to any order with no
+    formula beyond the pair. view: y shares x's memory (they count in-place changes together).
+    data: y's values when they differ from f(x) only where f^T ignores them (pooling's -inf
+    padding); None: f(x).
+    """
+    def backward(ctx, g):
+        if isinstance(g, Tensor):
+            return (_linear(g, f_adjoint, f, name),)
+        return (f_adjoint(g),)
+
+    backward.__qualname__ = name + ".backward"
+    return _from_op(f(x.data) if data is None else data, (x,), backward,
+                    view_of=x if view else None)
 
 
 def _lift(value, like: Tensor, op: str) -> Tensor:
@@ -284,7 +336,7 @@ def _as_array(data, dtype, device):
     dev = source if device is None else _device(device)
     original = data
     if dev is not source:
-        data = dev.from_numpy(to_numpy(data))
+        data = transfer(data, dev)
     if dtype is not None and dev.canonical(data.dtype) != np.dtype(dtype):
         data = dev.xp.astype(data, dev.xp_dtype(dtype))
     elif data is original:

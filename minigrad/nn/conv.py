@@ -6,7 +6,7 @@ from minigrad.backend import float32
 from minigrad.nn import functional as F
 from minigrad.nn.linear import _empty_parameter, reset_weight_and_bias
 from minigrad.nn.module import Module
-from minigrad.ops.conv import _conv_padding, _groups, _pair, _resize_arguments
+from minigrad.ops.spatial_args import _conv_padding, _groups, _pair, _resize_arguments
 from minigrad.tensor import Tensor
 
 __all__ = ["Conv2d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "Upsample"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from minigrad.nn import functional as F
 from minigrad.nn.module import Module
+from minigrad.ops.losses import _check_reduction
 
 __all__ = ["MSELoss", "L1Loss", "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss"]
 
@@ -13,7 +14,7 @@ class _Loss(Module):
 
     def __init__(self, reduction: str = "mean"):
         super().__init__()
-        F._check_reduction(reduction)
+        _check_reduction(reduction)
         self.reduction = reduction
 
     def forward(self, input, target):

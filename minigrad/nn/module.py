@@ -15,7 +15,7 @@ from typing import NamedTuple, Self
 import numpy as np
 
 from minigrad.backend import device as _device
-from minigrad.backend import device_of, to_numpy
+from minigrad.backend import device_of, transfer
 from minigrad.tensor import Tensor
 
 __all__ = ["Module", "Parameter", "Sequential", "ModuleList"]
@@ -212,12 +212,17 @@ class Module:
     def to(self, device=None, dtype=None) -> Module:
         """Move (and/or cast, floating-point only) every parameter and buffer in place; the
         Parameter objects stay the same, so an optimizer built before still holds them."""
+        if dtype is not None and np.dtype(dtype).kind != "f":
+            raise TypeError(f"a module can only be cast to a floating-point dtype, got "
+                            f"{np.dtype(dtype)} (parameters must be able to carry gradients)")
         target = None if device is None else _device(device)
         for t in [*self.parameters(), *self.buffers()]:
             cast = dtype if dtype is not None and t.dtype.kind == "f" else None
             t.data = _converted(t.data, t.device, target, cast)
             if t.grad is not None:
-                t.grad = _converted(t.grad, t.device, target, cast)
+                t.grad.data = _converted(t.grad.data, t.device, target, cast)
+                if target is not None:
+                    t.grad.device = target
             if target is not None:
                 t.device = target
         return self
@@ -295,7 +300,7 @@ def _converted(array, source, target, dtype):
     """``array`` (living on ``source``) moved to ``target`` (None: stay) and cast to ``dtype``
     (None: keep)."""
     if target is not None and target is not source:
-        array = target.from_numpy(to_numpy(array))
+        array = transfer(array, target)
         source = target
     if dtype is not None:
         array = source.xp.astype(array, source.xp_dtype(dtype))

@@ -1,10 +1,16 @@
 """Differentiable ops, and the Tensor methods and operators that call them.
 
 Files: ``elementwise`` (arithmetic, math), ``activations``, ``reduce`` (sum, mean, softmax
-...), ``shape`` (reshape, indexing, concat ...), ``linalg`` (matmul). Each op computes its
-output and defines its backward right next to it.
+...), ``shape`` (reshape, indexing, concat ...), ``linalg`` (matmul), ``conv`` (convolutions),
+``pool``, ``resize`` (upsampling), ``im2col`` (the windows those three share), ``layers``
+(linear, batch_norm, dropout), ``losses``, ``inplace`` (``add_``, ``+=`` ...). Each op computes
+its output and defines its backward right next to it. ``namespace`` lists the ops under the
+array API's names, for backward formulas under create_graph; ``spatial_args`` checks the
+arguments of the spatial ops.
 """
 
+from minigrad import autograd  # noqa: I001  (after the ops: autograd's namespace needs them)
+from minigrad.ops import inplace, namespace
 from minigrad.ops.activations import elu, gelu, leaky_relu, relu, sigmoid, silu, softplus, tanh
 from minigrad.ops.elementwise import (
     abs,
@@ -77,10 +83,27 @@ _METHODS = [exp, log, sqrt, abs, clamp, relu, leaky_relu, elu, sigmoid, tanh, so
             flatten, permute, transpose, squeeze, unsqueeze, expand, broadcast_to, split, pad,
             matmul, maximum, minimum]
 
-for _name, _op in _OPERATORS.items():
-    setattr(Tensor, _name, _op)
-for _op in _METHODS:
-    setattr(Tensor, _op.__name__, _op)
-Tensor.__hash__ = object.__hash__  # __eq__ is elementwise, identity stays the hash
-Tensor.T = property(lambda self: permute(self, tuple(range(self.ndim))[::-1]))
-Tensor.mT = property(lambda self: transpose(self, -2, -1))
+
+def _install_on_tensor() -> None:
+    """The one step that connects the ops to the Tensor class and to autograd:
+
+    - Python's operators (``a + b``, ``x[i]``, ``a @ b`` ...) and methods (``x.sum()`` ...)
+      become the ops above;
+    - the in-place methods (``x.add_(1)``, ``x += 1`` ...) from ``ops/inplace.py``;
+    - autograd gets the namespace that backward formulas compute with under create_graph.
+    """
+    for name, op in _OPERATORS.items():
+        setattr(Tensor, name, op)
+    for op in _METHODS:
+        setattr(Tensor, op.__name__, op)
+    for name, op in inplace.OPERATORS.items():
+        setattr(Tensor, name, op)
+    for op in inplace.METHODS:
+        setattr(Tensor, op.__name__, op)
+    Tensor.__hash__ = object.__hash__  # __eq__ is elementwise, identity stays the hash
+    Tensor.T = property(lambda self: permute(self, tuple(range(self.ndim))[::-1]))
+    Tensor.mT = property(lambda self: transpose(self, -2, -1))
+    autograd.tensor_namespace = namespace
+
+
+_install_on_tensor()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from minigrad.autograd import OUTPUT
 from minigrad.tensor import Tensor, _from_op
 
 __all__ = ["relu", "leaky_relu", "elu", "sigmoid", "tanh", "softplus", "gelu", "silu"]
@@ -19,7 +20,11 @@ def relu(x: Tensor) -> Tensor:
     # reading x again in the backward pass; without a backward to come (inference, or an input
     # that needs no gradient) it is not taken at all.
     positive = x.data > 0 if x.requires_grad else None
-    return _from_op(out, (x,), lambda g: (g * xp.astype(positive, g.dtype),))
+
+    def backward(ctx, g):
+        return (g * ctx.xp.astype(positive, g.dtype),)
+
+    return _from_op(out, (x,), backward)
 
 
 def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
@@ -27,16 +32,24 @@ def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
     xp = x.device.xp
     positive = x.data > 0
     out = xp.where(positive, x.data, negative_slope * x.data)
-    return _from_op(out, (x,), lambda g: (xp.where(positive, g, negative_slope * g),))
+
+    def backward(ctx, g):
+        return (ctx.xp.where(positive, g, negative_slope * g),)
+
+    return _from_op(out, (x,), backward)
 
 
 def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
-    """x for x > 0, else alpha (e^x - 1).   dx = g * (1 if x > 0 else alpha e^x)"""
+    """x for x > 0, else alpha (e^x - 1).   dx = g * (1 if x > 0 else out + alpha)"""
     xp = x.device.xp
     positive = x.data > 0
-    negative_part = xp.exp(xp.minimum(x.data, 0))  # never overflows
-    out = xp.where(positive, x.data, alpha * (negative_part - 1))
-    return _from_op(out, (x,), lambda g: (xp.where(positive, g, g * alpha * negative_part),))
+    out = xp.where(positive, x.data, alpha * (xp.exp(xp.minimum(x.data, 0)) - 1))  # no overflow
+
+    def backward(ctx, g):
+        (out_,) = ctx.saved
+        return (ctx.xp.where(positive, g, g * (out_ + alpha)),)
+
+    return _from_op(out, (x,), backward, saved=(OUTPUT,))
 
 
 def sigmoid(x: Tensor) -> Tensor:
@@ -45,21 +58,33 @@ def sigmoid(x: Tensor) -> Tensor:
     dx = g * s (1 - s)
     """
     xp = x.device.xp
-    out = 0.5 * (1 + xp.tanh(0.5 * x.data))
-    return _from_op(out, (x,), lambda g: (g * out * (1 - out),))
+
+    def backward(ctx, g):
+        (s,) = ctx.saved
+        return (g * s * (1 - s),)
+
+    return _from_op(0.5 * (1 + xp.tanh(0.5 * x.data)), (x,), backward, saved=(OUTPUT,))
 
 
 def tanh(x: Tensor) -> Tensor:
     """tanh x.   dx = g * (1 - tanh^2 x)"""
-    out = x.device.xp.tanh(x.data)
-    return _from_op(out, (x,), lambda g: (g * (1 - out * out),))
+    def backward(ctx, g):
+        (out,) = ctx.saved
+        return (g * (1 - out * out),)
+
+    return _from_op(x.device.xp.tanh(x.data), (x,), backward, saved=(OUTPUT,))
 
 
 def softplus(x: Tensor) -> Tensor:
     """ln(1 + e^x) = max(x, 0) + ln(1 + e^-|x|), stable for large |x|.   dx = g * sigmoid(x)"""
     xp = x.device.xp
     out = xp.maximum(x.data, 0) + xp.log1p(xp.exp(-xp.abs(x.data)))
-    return _from_op(out, (x,), lambda g: (g * 0.5 * (1 + xp.tanh(0.5 * x.data)),))
+
+    def backward(ctx, g):
+        (x_,) = ctx.saved
+        return (g * 0.5 * (1 + ctx.xp.tanh(0.5 * x_)),)
+
+    return _from_op(out, (x,), backward, saved=(x,))
 
 
 _GELU_C = math.sqrt(2 / math.pi)
@@ -75,18 +100,24 @@ def gelu(x: Tensor) -> Tensor:
     """
     xp = x.device.xp
     a = x.data
-    t = xp.tanh(_GELU_C * (a + 0.044715 * a * a * a))
-    out = 0.5 * a * (1 + t)
+    out = 0.5 * a * (1 + xp.tanh(_GELU_C * (a + 0.044715 * a * a * a)))
 
-    def backward(g):
+    def backward(ctx, g):
+        (a,) = ctx.saved
+        t = ctx.xp.tanh(_GELU_C * (a + 0.044715 * a * a * a))
         du = _GELU_C * (1 + 3 * 0.044715 * a * a)
         return (g * (0.5 * (1 + t) + 0.5 * a * (1 - t * t) * du),)
 
-    return _from_op(out, (x,), backward)
+    return _from_op(out, (x,), backward, saved=(x,))
 
 
 def silu(x: Tensor) -> Tensor:
     """x * sigmoid(x).   dx = g * s (1 + x (1 - s))"""
     xp = x.device.xp
-    s = 0.5 * (1 + xp.tanh(0.5 * x.data))
-    return _from_op(x.data * s, (x,), lambda g: (g * s * (1 + x.data * (1 - s)),))
+
+    def backward(ctx, g):
+        (x_,) = ctx.saved
+        s = 0.5 * (1 + ctx.xp.tanh(0.5 * x_))
+        return (g * s * (1 + x_ * (1 - s)),)
+
+    return _from_op(x.data * (0.5 * (1 + xp.tanh(0.5 * x.data))), (x,), backward, saved=(x,))

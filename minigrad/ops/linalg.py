@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
+from array_api_compat import array_namespace
+
+from minigrad.ops.reduce import sum
 from minigrad.tensor import Tensor, _from_op, _lift
 
 __all__ = ["matmul"]
 
 
-def _axis_sum(dev, a, axis: int):
-    """A 2-D array summed over axis 0 or 1, as a product with a vector of ones (the bias
-    gradient of linear and conv layers): BLAS's matrix-vector product runs 3-4 times faster
-    than NumPy's pairwise summation on these shapes."""
-    ones = dev.xp.ones(a.shape[axis], dtype=a.dtype, device=dev.native)
+def _axis_sum(a, axis: int):
+    """A 2-D array (or tensor) summed over axis 0 or 1: the bias gradient of linear and conv
+    layers. For arrays a product with a vector of ones, since BLAS's matrix-vector product runs
+    3-4 times faster than NumPy's pairwise summation on these shapes."""
+    if isinstance(a, Tensor):
+        return sum(a, axis=axis)
+    xp = array_namespace(a)
+    ones = xp.ones(a.shape[axis], dtype=a.dtype, device=a.device)
     return a @ ones if axis == 1 else ones @ a
-
-
-def _swap_last(xp, a):
-    axes = list(range(a.ndim))
-    axes[-2], axes[-1] = axes[-1], axes[-2]
-    return xp.permute_dims(a, tuple(axes))
 
 
 def matmul(a, b) -> Tensor:
@@ -30,31 +30,31 @@ def matmul(a, b) -> Tensor:
     if not isinstance(a, Tensor):
         a = _lift(a, b, "matmul")
     b = _lift(b, a, "matmul")
-    xp = a.device.xp
-    out = a.data @ b.data
 
-    def backward(g):
-        A, B = a.data, b.data
-        if A.ndim == 1 and B.ndim == 1:  # dot product: g is a scalar
+    a_shape, b_shape = tuple(a.data.shape), tuple(b.data.shape)
+
+    def backward(ctx, g):
+        A, B = ctx.saved  # A only when b needs a gradient, B only when a does
+        xp = ctx.xp
+        if len(a_shape) == 1 and len(b_shape) == 1:  # dot product: g is a scalar
             return (g * B if a.requires_grad else None, g * A if b.requires_grad else None)
         # Give vectors their matrix axis back, so one formula serves every case.
-        A2 = A[None, :] if A.ndim == 1 else A
-        B2 = B[:, None] if B.ndim == 1 else B
-        if A.ndim == 1:
+        if len(a_shape) == 1:
             g = xp.expand_dims(g, axis=-2)
-        if B.ndim == 1:
+        if len(b_shape) == 1:
             g = xp.expand_dims(g, axis=-1)
         ga = gb = None
         if a.requires_grad:
-            ga = g @ (B2.T if B2.ndim == 2 else _swap_last(xp, B2))
-            if A.ndim == 1:
-                ga = xp.reshape(ga, (-1, A.shape[0]))
-                ga = xp.sum(ga, axis=0) if ga.shape[0] != 1 else xp.reshape(ga, A.shape)
+            ga = g @ xp.matrix_transpose(B[:, None] if B.ndim == 1 else B)
+            if len(a_shape) == 1:
+                ga = xp.reshape(ga, (-1, a_shape[0]))
+                ga = xp.sum(ga, axis=0) if ga.shape[0] != 1 else xp.reshape(ga, a_shape)
         if b.requires_grad:
-            gb = (A2.T if A2.ndim == 2 else _swap_last(xp, A2)) @ g
-            if B.ndim == 1:
-                gb = xp.reshape(gb, (-1, B.shape[0]))
-                gb = xp.sum(gb, axis=0) if gb.shape[0] != 1 else xp.reshape(gb, B.shape)
+            gb = xp.matrix_transpose(A[None, :] if A.ndim == 1 else A) @ g
+            if len(b_shape) == 1:
+                gb = xp.reshape(gb, (-1, b_shape[0]))
+                gb = xp.sum(gb, axis=0) if gb.shape[0] != 1 else xp.reshape(gb, b_shape)
         return ga, gb
 
-    return _from_op(out, (a, b), backward)
+    return _from_op(a.data @ b.data, (a, b), backward,
+                    saved=(a if b.requires_grad else None, b if a.requires_grad else None))

@@ -7,6 +7,7 @@ against the input.
 
 from __future__ import annotations
 
+from minigrad.autograd import OUTPUT
 from minigrad.tensor import Tensor, _from_op
 
 __all__ = ["sum", "mean", "var", "std", "max", "min", "logsumexp", "softmax", "log_softmax"]
@@ -44,21 +45,27 @@ def sum(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
     """Sum over ``axis``.   dx = g broadcast back over the summed axes"""
     xp = x.device.xp
     axes = _axes(axis, x.ndim)
-    out = xp.sum(x.data, axis=axes, keepdims=keepdims)
     kept = _kept_shape(x.data.shape, axes)
-    return _from_op(out, (x,),
-                    lambda g: (xp.broadcast_to(xp.reshape(g, kept), x.data.shape),))
+    shape = tuple(x.data.shape)
+
+    def backward(ctx, g):
+        return (ctx.xp.broadcast_to(ctx.xp.reshape(g, kept), shape),)
+
+    return _from_op(xp.sum(x.data, axis=axes, keepdims=keepdims), (x,), backward)
 
 
 def mean(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
     """Mean over ``axis``.   dx = g / n broadcast back, n = number of averaged elements"""
     xp = x.device.xp
     axes = _axes(axis, x.ndim)
-    out = xp.mean(x.data, axis=axes, keepdims=keepdims)
     kept = _kept_shape(x.data.shape, axes)
-    n = _count(x.data.shape, axes)
-    return _from_op(out, (x,),
-                    lambda g: (xp.broadcast_to(xp.reshape(g / n, kept), x.data.shape),))
+    shape = tuple(x.data.shape)
+    n = _count(shape, axes)
+
+    def backward(ctx, g):
+        return (ctx.xp.broadcast_to(ctx.xp.reshape(g / n, kept), shape),)
+
+    return _from_op(xp.mean(x.data, axis=axes, keepdims=keepdims), (x,), backward)
 
 
 def var(x: Tensor, axis=None, correction: float = 0, keepdims: bool = False) -> Tensor:
@@ -73,7 +80,14 @@ def var(x: Tensor, axis=None, correction: float = 0, keepdims: bool = False) -> 
     dof = _count(x.data.shape, axes) - correction
     deviation = x.data - xp.mean(x.data, axis=axes, keepdims=True)
     out = xp.sum(deviation * deviation, axis=axes, keepdims=keepdims) / dof
-    return _from_op(out, (x,), lambda g: (xp.reshape(g, kept) * (2 / dof) * deviation,))
+
+    def backward(ctx, g):
+        (x_,) = ctx.saved
+        xp = ctx.xp
+        deviation = x_ - xp.mean(x_, axis=axes, keepdims=True)
+        return (xp.reshape(g, kept) * (2 / dof) * deviation,)
+
+    return _from_op(out, (x,), backward, saved=(x,))
 
 
 def std(x: Tensor, axis=None, correction: float = 0, keepdims: bool = False) -> Tensor:
@@ -87,12 +101,15 @@ def _extremum(x: Tensor, axis, keepdims: bool, reduce) -> Tensor:
     axes = _axes(axis, x.ndim)
     kept = _kept_shape(x.data.shape, axes)
     out = reduce(x.data, axis=axes, keepdims=keepdims)
+    share = None
+    if x.requires_grad:  # a constant of the backward: 1/ties at the extremes, 0 elsewhere
+        is_extreme = xp.astype(x.data == xp.reshape(out, kept), x.data.dtype)
+        share = is_extreme / xp.sum(is_extreme, axis=axes, keepdims=True)
 
-    def backward(g):
-        is_extreme = xp.astype(x.data == xp.reshape(out, kept), g.dtype)
-        ties = xp.sum(is_extreme, axis=axes, keepdims=True)
-        return (is_extreme * (xp.reshape(g, kept) / ties),)
+    def backward(ctx, g):
+        return (ctx.xp.reshape(g, kept) * share,)
 
+    backward.__qualname__ = reduce.__name__ + ".backward"
     return _from_op(out, (x,), backward)
 
 
@@ -119,22 +136,29 @@ def logsumexp(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
     out_kept = xp.log(xp.sum(xp.exp(x.data - shift), axis=axes, keepdims=True)) + shift
     out = out_kept if keepdims else xp.reshape(out_kept, tuple(
         n for i, n in enumerate(x.data.shape) if i not in axes))
+    # A row of only -inf has out = -inf, and e^(-inf + inf) = nan would poison every gradient
+    # upstream even where g = 0; measured from its shift (0) it gets zero instead.
+    all_minus_inf = out_kept == -float("inf")
 
-    def backward(g):
-        # A row of only -inf has out = -inf, and e^(-inf + inf) = nan would poison every
-        # gradient upstream even where g = 0; measured from its shift (0) it gets zero instead.
-        anchor = xp.where(out_kept == -float("inf"), shift, out_kept)
-        return (xp.reshape(g, kept) * xp.exp(x.data - anchor),)
+    def backward(ctx, g):
+        x_, out_ = ctx.saved
+        xp = ctx.xp
+        anchor = xp.where(all_minus_inf, shift, xp.reshape(out_, kept))
+        return (xp.reshape(g, kept) * xp.exp(x_ - anchor),)
 
-    return _from_op(out, (x,), backward)
+    return _from_op(out, (x,), backward, saved=(x, OUTPUT))
 
 
 def softmax(x: Tensor, axis: int = -1) -> Tensor:
     """e^x / sum(e^x) along ``axis``.   dx = s * (g - sum(g * s))"""
     xp = x.device.xp
     e = xp.exp(x.data - xp.max(x.data, axis=axis, keepdims=True))
-    s = e / xp.sum(e, axis=axis, keepdims=True)
-    return _from_op(s, (x,), lambda g: (s * (g - xp.sum(g * s, axis=axis, keepdims=True)),))
+
+    def backward(ctx, g):
+        (s,) = ctx.saved
+        return (s * (g - ctx.xp.sum(g * s, axis=axis, keepdims=True)),)
+
+    return _from_op(e / xp.sum(e, axis=axis, keepdims=True), (x,), backward, saved=(OUTPUT,))
 
 
 def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
@@ -142,5 +166,10 @@ def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
     xp = x.device.xp
     shifted = x.data - xp.max(x.data, axis=axis, keepdims=True)
     out = shifted - xp.log(xp.sum(xp.exp(shifted), axis=axis, keepdims=True))
-    return _from_op(out, (x,),
-                    lambda g: (g - xp.exp(out) * xp.sum(g, axis=axis, keepdims=True),))
+
+    def backward(ctx, g):
+        (out_,) = ctx.saved
+        xp = ctx.xp
+        return (g - xp.exp(out_) * xp.sum(g, axis=axis, keepdims=True),)
+
+    return _from_op(out, (x,), backward, saved=(OUTPUT,))

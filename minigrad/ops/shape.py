@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numbers
 
+from minigrad.autograd import sum_to_shape
 from minigrad.backend import is_host_array
-from minigrad.tensor import Tensor, _from_op, _lift
+from minigrad.tensor import Tensor, _from_op, _lift, _linear
 
 __all__ = ["reshape", "flatten", "permute", "transpose", "squeeze", "unsqueeze", "expand",
            "broadcast_to", "getitem", "concat", "stack", "split", "pad"]
@@ -28,8 +29,9 @@ def _axis(axis: int, ndim: int) -> int:
 def reshape(x: Tensor, *shape) -> Tensor:
     """The same values in a new shape (one entry may be -1).   dx = g reshaped back"""
     xp = x.device.xp
-    out = xp.reshape(x.data, _shape_arg(shape))
-    return _from_op(out, (x,), lambda g: (xp.reshape(g, x.data.shape),))
+    shape, old = _shape_arg(shape), tuple(x.data.shape)
+    return _linear(x, lambda a: xp.reshape(a, shape), lambda g: xp.reshape(g, old), "reshape",
+                   view=True)
 
 
 def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
@@ -48,8 +50,8 @@ def permute(x: Tensor, *dims) -> Tensor:
     if sorted(dims) != list(range(x.ndim)):
         raise ValueError(f"permute needs each of the {x.ndim} axes once, got {dims}")
     inverse = tuple(sorted(range(x.ndim), key=dims.__getitem__))
-    return _from_op(xp.permute_dims(x.data, dims), (x,),
-                    lambda g: (xp.permute_dims(g, inverse),))
+    return _linear(x, lambda a: xp.permute_dims(a, dims), lambda g: xp.permute_dims(g, inverse),
+                   "permute", view=True)
 
 
 def transpose(x: Tensor, dim0: int = -2, dim1: int = -1) -> Tensor:
@@ -82,8 +84,9 @@ def unsqueeze(x: Tensor, axis: int) -> Tensor:
 def broadcast_to(x: Tensor, *shape) -> Tensor:
     """x stretched to ``shape`` by broadcasting.   dx = g summed back (done by the engine)"""
     xp = x.device.xp
-    shape = _shape_arg(shape)
-    return _from_op(xp.broadcast_to(x.data, shape), (x,), lambda g: (g,))
+    shape, old = _shape_arg(shape), tuple(x.data.shape)
+    return _linear(x, lambda a: xp.broadcast_to(a, shape), lambda g: sum_to_shape(g, old, xp),
+                   "broadcast_to", view=True)
 
 
 def expand(x: Tensor, *shape) -> Tensor:
@@ -150,21 +153,21 @@ def getitem(x: Tensor, key) -> Tensor:
         return xp.reshape(picked, shape[:array_axis] + tuple(key.shape)
                           + shape[array_axis + 1:])
 
-    def backward(g):
+    def scatter(g):  # the adjoint of select: g written back at the selected positions
         if array_axis == -1:
-            grad = xp.zeros_like(x.data)
+            grad = xp.zeros(shape, dtype=g.dtype, device=x.device.native)
             settable = tuple(p for p in key if p is not None)
             if len(settable) < len(key):  # the array API cannot assign through a new axis
                 g = xp.reshape(g, grad[settable].shape)
             grad[settable] = g
-            return (grad,)
+            return grad
         # Scatter-add g to the flat positions of the selected elements.
         size = x.size
         positions = select(xp.reshape(xp.arange(size, device=x.device.native), shape))
         flat = x.device.scatter_add(size, xp.reshape(positions, (-1,)), xp.reshape(g, (-1,)))
-        return (xp.reshape(flat, shape),)
+        return xp.reshape(flat, shape)
 
-    return _from_op(select(x.data), (x,), backward)
+    return _linear(x, select, scatter, "getitem", view=array_axis == -1)
 
 
 def concat(tensors, axis: int = 0) -> Tensor:
@@ -179,7 +182,7 @@ def concat(tensors, axis: int = 0) -> Tensor:
     for t in tensors:
         bounds.append(bounds[-1] + t.data.shape[axis])
 
-    def backward(g):
+    def backward(ctx, g):
         lead = (slice(None),) * axis
         return tuple(g[lead + (slice(lo, hi), Ellipsis)] if t.requires_grad else None
                      for t, lo, hi in zip(tensors, bounds, bounds[1:], strict=False))
@@ -224,6 +227,13 @@ def pad(x: Tensor, pad_width, value: float = 0.0) -> Tensor:
         raise ValueError(f"pad needs {x.ndim} (before, after) pairs, got {len(pad_width)}")
     shape = tuple(n + lo + hi for n, (lo, hi) in zip(x.shape, pad_width, strict=True))
     centre = tuple(slice(lo, lo + n) for n, (lo, _) in zip(x.shape, pad_width, strict=True))
-    out = xp.full(shape, value, dtype=x.data.dtype, device=x.device.native)
-    out[centre] = x.data
-    return _from_op(out, (x,), lambda g: (g[centre],))
+
+    def padded(a):
+        out = xp.full(shape, value, dtype=a.dtype, device=x.device.native)
+        out[centre] = a
+        return out
+
+    def backward(ctx, g):  # affine in x: the constant fill has no gradient
+        return (g[centre],)
+
+    return _from_op(padded(x.data), (x,), backward)

@@ -1,6 +1,6 @@
 """Gradient clipping, between ``backward()`` and ``step()``.
 
-Both functions replace ``p.grad`` with a new array (gradients may alias other arrays, so they
+Both functions replace ``p.grad`` with a new tensor (gradients may alias other arrays, so they
 are never changed in place) and never copy a value to the host: the clipping factor is
 computed and applied on the device.
 """
@@ -40,7 +40,7 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
         devices = sorted({str(p.device) for p in params})
         raise DeviceError(f"clip_grad_norm_ needs all gradients on one device, got {devices}")
     xp = dev.xp
-    norms = [xp.linalg.vector_norm(p.grad, ord=norm_type) for p in params]
+    norms = [xp.linalg.vector_norm(p.grad.data, ord=norm_type) for p in params]
     dtype = xp.result_type(*norms)
     total = xp.linalg.vector_norm(xp.stack([xp.astype(n, dtype) for n in norms]), ord=norm_type)
     if error_if_nonfinite and not math.isfinite(value := _leaf(total, dev).item()):
@@ -50,7 +50,7 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
     # min(1, ...) on the device: branching on the host would need the value there.
     scale = xp.clip(max_norm / (total + 1e-6), None, 1.0)
     for p in params:
-        p.grad = p.grad * xp.astype(scale, p.grad.dtype, copy=False)
+        p.grad = _leaf(p.grad.data * xp.astype(scale, p.grad.data.dtype, copy=False), dev)
     return _leaf(total, dev)
 
 
@@ -60,5 +60,5 @@ def clip_grad_value_(parameters, clip_value: float) -> None:
     if clip_value < 0 or math.isnan(clip_value):
         raise ValueError(f"clip_value must be >= 0, got {clip_value}")
     for p in _with_grads(parameters):
-        p.grad = p.device.xp.clip(p.grad, -clip_value, clip_value)
+        p.grad = _leaf(p.device.xp.clip(p.grad.data, -clip_value, clip_value), p.device)
 

@@ -119,7 +119,8 @@ class Optimizer:
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is not None:
-                    self._update(p, p.grad, self.state.setdefault(p, {}), group)
+                    self._update(p, p.grad.data, self.state.setdefault(p, {}), group)
+                    p._bump_version()  # an in-place change: old graphs that saved p refuse
         return loss
 
     def _update(self, p: Tensor, g, state: dict, group: dict) -> None:

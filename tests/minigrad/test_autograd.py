@@ -83,7 +83,7 @@ def test_leaf_gradient_has_the_leaf_shape_and_device(device):
     b = leaf(device, [1.0, 2.0, 3.0])
     (x * b).sum().backward()
     assert x.grad.shape == (2, 1) and b.grad.shape == (3,)
-    assert mg.backend.device_of(x.grad) is x.device
+    assert isinstance(x.grad, mg.Tensor) and x.grad.device is x.device
     np.testing.assert_array_equal(grad_of(x), [[6.0], [6.0]])
     np.testing.assert_array_equal(grad_of(b), [3.0, 3.0, 3.0])
 
@@ -99,7 +99,7 @@ def test_unused_leaf_gets_no_gradient(device):
 def test_non_scalar_output_needs_an_explicit_gradient(device):
     x = leaf(device, [1.0, 2.0, 3.0])
     y = x * 2
-    with pytest.raises(RuntimeError, match=r"shape \(3,\) needs an explicit gradient"):
+    with pytest.raises(RuntimeError, match=r"one element; output 0 has shape \(3,\)"):
         y.backward()
     y.backward(mg.tensor([1.0, 10.0, 100.0], dtype=mg.float64, device=device))
     np.testing.assert_array_equal(grad_of(x), [2.0, 20.0, 200.0])
@@ -288,7 +288,7 @@ def test_gradient_has_the_dtype_of_its_tensor_after_mixed_dtype_ops(device):
     y.sum().backward()
     assert w.device.canonical(w.grad.dtype) == mg.float32
     np.testing.assert_array_equal(grad_of(w), np.full((2, 2), 3.0))
-    w.data -= 0.5 * w.grad  # an optimizer's in-place step must keep working
+    w.data -= 0.5 * w.grad.data  # an optimizer's in-place step must keep working
     assert w.dtype == mg.float32
 
 

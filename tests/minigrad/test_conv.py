@@ -407,7 +407,7 @@ def test_pooling_ceil_mode_matches_naive_loop(rng, kind, k, s, p, size):
 
 
 def test_pool_output_size_with_ceil_mode():
-    from minigrad.ops.conv import pool_output_size
+    from minigrad.ops.spatial_args import pool_output_size
 
     assert pool_output_size(7, 2, 2) == 3 and pool_output_size(7, 2, 2, ceil_mode=True) == 4
     assert pool_output_size(6, 3, 2, 1, ceil_mode=True) == 4  # ceil(5/2) + 1 = 4, starts at 6 < 7

@@ -14,7 +14,7 @@ def square(x, factor=None):
     all ones gives a correct op, anything else a deliberately wrong backward."""
     factor = np.ones(x.shape) if factor is None else factor
     scale = x.device.from_numpy(factor, x.dtype)
-    return _from_op(x.data * x.data, (x,), lambda g: (2 * g * x.data * scale,))
+    return _from_op(x.data * x.data, (x,), lambda ctx, g: (2 * g * x.data * scale,))
 
 
 def wrong_at(shape, index, by=1.5):

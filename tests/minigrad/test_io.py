@@ -126,7 +126,7 @@ def test_optimizer_checkpoint_resumes_on_another_device(device, tmp_path):
     def train(params, opt, steps):
         for g in steps:
             for p, gi in zip(params, g, strict=True):
-                p.grad = mg.tensor(gi, device=p.device).data
+                p.grad = mg.tensor(gi, device=p.device)
             opt.step()
 
     # Copies: on the CPU a tensor made from an array shares its memory, and steps are in place.

@@ -37,7 +37,7 @@ def run(make_opt, device, steps, values=None, opt_state=None, dtype=None):
     first = 0 if opt_state is None else 3
     for step in range(first, first + steps):
         for p, g in zip(params, grads_at(step), strict=True):
-            p.grad = mg.tensor(g, dtype=p.dtype, device=device).data
+            p.grad = mg.tensor(g, dtype=p.dtype, device=device)
         opt.step()
     return [p.numpy() for p in params], opt
 
@@ -152,7 +152,7 @@ def test_hand_computed_values():
     opt = optim.SGD([p], lr=0.1, momentum=0.9)
     seen = []
     for _ in range(3):
-        p.grad = np.ones(1)
+        p.grad = mg.tensor(np.ones(1), dtype="float64")
         opt.step()
         seen.append(p.item())
     np.testing.assert_allclose(seen, [0.9, 0.71, 0.439], rtol=1e-12)
@@ -161,7 +161,7 @@ def test_hand_computed_values():
     p = mg.tensor([0.0, 0.0], dtype="float64", requires_grad=True)
     opt = optim.Adam([p], lr=0.5, eps=1.0)
     for _ in range(3):
-        p.grad = np.array([2.0, -3.0])
+        p.grad = mg.tensor(np.array([2.0, -3.0]), dtype="float64")
         opt.step()
     np.testing.assert_allclose(p.numpy(), [-3 * 0.5 * 2 / 3, 3 * 0.5 * 3 / 4], rtol=1e-12)
 
@@ -224,7 +224,7 @@ def test_state_dict_layout():
     w = mg.zeros(2, 3, requires_grad=True)
     b = mg.zeros(3, requires_grad=True)
     opt = optim.Adam([{"params": [w]}, {"params": [b], "lr": 0.1}], lr=0.01)
-    w.grad = np.ones((2, 3), np.float32)  # b gets no gradient, hence no state
+    w.grad = mg.ones(2, 3)  # b gets no gradient, hence no state
     opt.step()
     state = opt.state_dict()
     assert [g["params"] for g in state["param_groups"]] == [[0], [1]]
@@ -288,7 +288,7 @@ def test_float32_stays_float32_and_state_lives_on_the_device(device):
         p = mg.randn(5, 3, device=device, requires_grad=True)
         opt = make([p])
         for _ in range(2):
-            p.grad = mg.randn(5, 3, device=device).data
+            p.grad = mg.randn(5, 3, device=device)
             opt.step()
         assert p.dtype == np.float32
         for buf in opt.state[p].values():
@@ -307,9 +307,9 @@ def test_gradients_are_not_modified(device):
         g = rng.standard_normal(3)
         for _ in range(2):
             # A broadcast gradient (as sum's backward makes) aliases one row 4 times.
-            p.grad = p.device.xp.broadcast_to(mg.tensor(g, device=device).data, (4, 3))
+            p.grad = mg.tensor(g, device=device).broadcast_to((4, 3))
             if device == "cpu":
-                assert not p.grad.flags.writeable
+                assert not p.grad.data.flags.writeable
             opt.step()
             np.testing.assert_array_equal(mg.to_numpy(p.grad), np.broadcast_to(g, (4, 3)))
 
@@ -318,7 +318,7 @@ def test_zero_grad_and_parameters_without_gradient(device):
     a = mg.ones(3, device=device, requires_grad=True)
     b = mg.ones(3, device=device, requires_grad=True)
     opt = optim.Adam([a, b], lr=0.1)
-    a.grad = mg.ones(3, device=device).data
+    a.grad = mg.ones(3, device=device)
     opt.step()
     np.testing.assert_allclose(a.numpy(), 0.9, rtol=1e-6)
     np.testing.assert_array_equal(b.numpy(), 1.0)
@@ -393,7 +393,7 @@ def test_clip_grad_norm_against_numpy(device, norm_type):
         params = [mg.zeros(*g.shape, dtype="float64", device=device, requires_grad=True)
                   for g in grads]
         for p, g in zip(params, grads, strict=True):
-            p.grad = mg.tensor(g, device=device).data
+            p.grad = mg.tensor(g, device=device)
         got = optim.clip_grad_norm_(params, max_norm, norm_type=norm_type)
         assert isinstance(got, mg.Tensor) and got.shape == () and got.device == device
         np.testing.assert_allclose(got.item(), total, rtol=1e-12)
@@ -405,7 +405,7 @@ def test_clip_grad_norm_against_numpy(device, norm_type):
 def test_clip_grad_norm_keeps_dtype_and_skips_missing_grads(device):
     a = mg.zeros(3, device=device, requires_grad=True)
     b = mg.zeros(2, device=device, requires_grad=True)
-    a.grad = mg.tensor([3.0, 0.0, 4.0], device=device).data
+    a.grad = mg.tensor([3.0, 0.0, 4.0], device=device)
     original = a.grad
     total = optim.clip_grad_norm_([a, b], 1.0)
     np.testing.assert_allclose(total.item(), 5.0, rtol=1e-6)
@@ -419,13 +419,13 @@ def test_clip_grad_norm_keeps_dtype_and_skips_missing_grads(device):
 @pytest.mark.parametrize("bad", [float("nan"), float("inf")])
 def test_clip_grad_norm_error_if_nonfinite(device, bad):
     a = mg.zeros(3, device=device, requires_grad=True)
-    a.grad = mg.tensor([3.0, bad, 4.0], device=device).data
+    a.grad = mg.tensor([3.0, bad, 4.0], device=device)
     with pytest.raises(RuntimeError, match=f"total norm of order 2.0 of the gradients is {bad}"):
         optim.clip_grad_norm_([a], 1.0, error_if_nonfinite=True)
     np.testing.assert_array_equal(mg.to_numpy(a.grad), [3.0, bad, 4.0])  # left as they were
     # The default, as PyTorch's: no error, the gradients scaled by the non-finite norm.
     assert not np.isfinite(optim.clip_grad_norm_([a], 1.0).item())
-    a.grad = mg.tensor([3.0, 0.0, 4.0], device=device).data
+    a.grad = mg.tensor([3.0, 0.0, 4.0], device=device)
     assert optim.clip_grad_norm_([a], 10.0, error_if_nonfinite=True).item() == pytest.approx(5.0)
 
 
@@ -433,7 +433,7 @@ def test_clip_grad_value(device):
     rng = np.random.default_rng(2)
     g = rng.standard_normal((6, 3))
     p = mg.zeros(6, 3, dtype="float64", device=device, requires_grad=True)
-    p.grad = mg.tensor(g, device=device).data
+    p.grad = mg.tensor(g, device=device)
     optim.clip_grad_value_([p], 0.5)
     np.testing.assert_array_equal(mg.to_numpy(p.grad), np.clip(g, -0.5, 0.5))
     with pytest.raises(ValueError, match="clip_value must be >= 0"):
