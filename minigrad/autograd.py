@@ -147,8 +147,10 @@ class Node:
         self.backward = backward
         self.inputs = inputs
         self._saved = saved
-        self._versions = tuple(None if t is None else (output if t is OUTPUT else t)._version
-                               for t in saved)
+        # (A list comprehension and _version_counter[0]: this runs once per recorded op.)
+        self._versions = tuple([None if t is None else
+                                (output if t is OUTPUT else t)._version_counter[0]
+                                for t in saved]) if saved else ()
         self.saved = None
         self.xp = None
         self._freed_qualname = None
@@ -170,6 +172,8 @@ class Node:
     def _unpack(self, output, create_graph: bool) -> tuple:
         """The saved values for one backward call: tensors when recording, else their arrays;
         OUTPUT stands for ``output``. Raises if a saved tensor changed in place since."""
+        if not self._saved:
+            return ()
         values = []
         for t, version in zip(self._saved, self._versions, strict=True):
             if t is None:
@@ -177,7 +181,7 @@ class Node:
                 continue
             if t is OUTPUT:
                 t = output
-            if t._version != version:
+            if t._version_counter[0] != version:
                 raise RuntimeError(
                     f"one of the tensors needed for gradient computation has been modified by "
                     f"an in-place operation: a tensor of shape {t.shape} ({t.dtype}) that "
@@ -301,17 +305,16 @@ def _run(roots, seeds, retain_graph: bool, create_graph: bool, inputs=None,
             continue
         node.saved = node._unpack(tensor, create_graph)
         node.xp = tensor_namespace if create_graph else tensor.device.xp
-        try:
-            input_grads = node.backward(node, g)
-        finally:
-            node.saved = node.xp = None
+        input_grads = node.backward(node, g)
+        node.saved = node.xp = None
         if len(input_grads) != len(node.inputs):
             raise RuntimeError(f"the backward of '{node.name}' returned {len(input_grads)} "
                                f"gradients for {len(node.inputs)} inputs")
         for parent, pg in zip(node.inputs, input_grads, strict=True):
             if pg is None or not parent.requires_grad:
                 continue
-            pg = _fitted(pg, parent, create_graph)
+            if create_graph or pg.shape != parent.data.shape or pg.dtype != parent.data.dtype:
+                pg = _fitted(pg, parent, create_graph)
             previous = grads.get(id(parent))
             # Out of place: a backward may hand the same array to several inputs.
             grads[id(parent)] = pg if previous is None else previous + pg
