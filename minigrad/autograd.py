@@ -271,8 +271,11 @@ def _needed(order, inputs) -> set[int]:
     """ids of the tensors on a path to one of ``inputs`` (they alone need a backward)."""
     needed = {id(t) for t in inputs}
     for t in order:  # inputs before outputs
-        if t.grad_fn is not None and any(id(p) in needed for p in t.grad_fn.inputs):
-            needed.add(id(t))
+        if t.grad_fn is not None:
+            for p in t.grad_fn.inputs:
+                if id(p) in needed:
+                    needed.add(id(t))
+                    break
     return needed
 
 
@@ -292,16 +295,17 @@ def _run(roots, seeds, retain_graph: bool, create_graph: bool, inputs=None,
     for position in range(len(order) - 1, -1, -1):
         tensor = order[position]
         order[position] = None  # let the intermediate tensor go once nothing else holds it
-        g = grads.pop(id(tensor), None)
+        key = id(tensor)
+        g = grads.pop(key, None)
         if g is None:
             continue
         node = tensor.grad_fn
-        if id(tensor) in input_ids:
-            captured[id(tensor)] = g
+        if key in input_ids:
+            captured[key] = g
         if accumulate and (node is None or tensor._retains_grad) and (
-                inputs is None or id(tensor) in input_ids):
+                inputs is None or key in input_ids):
             _accumulate(tensor, g, create_graph)
-        if node is None or (needed is not None and id(tensor) not in needed):
+        if node is None or (needed is not None and key not in needed):
             continue
         node.saved = node._unpack(tensor, create_graph)
         node.xp = tensor_namespace if create_graph else tensor.device.xp
@@ -313,7 +317,8 @@ def _run(roots, seeds, retain_graph: bool, create_graph: bool, inputs=None,
         for parent, pg in zip(node.inputs, input_grads, strict=True):
             if pg is None or not parent.requires_grad:
                 continue
-            if create_graph or pg.shape != parent.data.shape or pg.dtype != parent.data.dtype:
+            array = pg.data if create_graph else pg
+            if array.shape != parent.data.shape or array.dtype != parent.data.dtype:
                 pg = _fitted(pg, parent, create_graph)
             previous = grads.get(id(parent))
             # Out of place: a backward may hand the same array to several inputs.
