@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from minigrad.autograd import enable_grad
-from minigrad.backend import device_of, to_numpy
+from minigrad.backend import device_of, transfer
 from minigrad.tensor import Tensor, _leaf
 
 __all__ = ["Optimizer"]
@@ -197,4 +197,5 @@ def _moved_to(value, p: Tensor, what: str):
     if tuple(array.shape) != p.shape:
         raise ValueError(f"{what} has shape {tuple(array.shape)}, the parameter has shape "
                          f"{p.shape}")
-    return p.device.from_numpy(np.array(to_numpy(array), dtype=p.dtype))
+    xp = p.device.xp
+    return xp.astype(transfer(array, p.device), p.device.xp_dtype(p.dtype), copy=True)
