@@ -337,8 +337,9 @@ def _accumulate(tensor, g, create_graph: bool) -> None:
         tensor.grad = g if tensor.grad is None else tensor.grad + g
     elif tensor.grad is None:
         tensor.grad = _leaf(g, tensor.device)
-    elif tensor.grad.requires_grad:  # the last one was recorded: keep that graph intact
-        tensor.grad = _leaf(tensor.grad.data + g, tensor.device)
+    elif tensor.grad.requires_grad:  # the last one was recorded: add to it in that graph
+        with enable_grad():
+            tensor.grad = tensor.grad + _leaf(g, tensor.device)
     else:
         tensor.grad.data = tensor.grad.data + g  # a new array: g may alias other arrays
         tensor.grad._bump_version()
@@ -459,28 +460,43 @@ def _checked_inputs(op: str, inputs) -> tuple:
 
 class FunctionCtx:
     """What a ``Function``'s forward leaves for its backward: ``save_for_backward(*tensors)``
-    (read back as ``saved_tensors``, checked against in-place changes), ``needs_input_grad``
-    (one bool per argument of forward), and any attribute you set (``ctx.alpha = 2``)."""
+    (read back in backward as ``saved_tensors``, checked against in-place changes),
+    ``needs_input_grad`` (one bool per positional argument of forward),
+    ``mark_non_differentiable(*outputs)``, and any attribute you set (``ctx.alpha = 2``)."""
 
     def __init__(self):
         self.needs_input_grad: tuple[bool, ...] = ()
         self._to_save: tuple = ()
-        self._node: Node | None = None
+        self._non_differentiable: tuple = ()
+        self._saved_tensors: tuple | None = None  # while backward runs
 
     def save_for_backward(self, *tensors) -> None:
-        from minigrad.tensor import Tensor
+        """Keep tensors (inputs, outputs or others; None allowed) for backward. Use this rather
+        than attributes for tensors: then an in-place change of one before backward raises, and
+        under create_graph saved inputs and outputs stay connected to the graph."""
+        self._to_save = _only_tensors("save_for_backward", tensors)
 
-        for t in tensors:
-            if t is not None and not isinstance(t, Tensor):
-                raise TypeError(f"save_for_backward takes tensors (or None), got "
-                                f"{type(t).__name__}; keep other values as attributes of ctx")
-        self._to_save = tensors
+    def mark_non_differentiable(self, *outputs) -> None:
+        """These outputs of forward get no gradient: they are returned outside the graph
+        (requires_grad False) and backward receives zeros for them."""
+        self._non_differentiable = _only_tensors("mark_non_differentiable", outputs)
 
     @property
     def saved_tensors(self) -> tuple:
-        if self._node is None or self._node.saved is None:
-            raise RuntimeError("saved_tensors can only be read inside backward")
-        return self._node.saved
+        if self._saved_tensors is None:
+            raise RuntimeError("saved_tensors can only be read inside backward (and only before "
+                               "the graph was freed by a backward without retain_graph)")
+        return self._saved_tensors
+
+
+def _only_tensors(method: str, values) -> tuple:
+    from minigrad.tensor import Tensor
+
+    for t in values:
+        if t is not None and not isinstance(t, Tensor):
+            raise TypeError(f"{method} takes tensors (or None), got {type(t).__name__}; keep "
+                            "other values as attributes of ctx")
+    return tuple(values)
 
 
 class Function:
@@ -500,9 +516,13 @@ class Function:
         y = Cube.apply(x)
 
     forward(ctx, *args, **kwargs) gets the arguments as given and runs without recording (it
-    is the op); it returns one tensor. backward(ctx, g) gets the output's gradient as a tensor
-    and returns one gradient (a tensor, or None) per positional argument of forward (a single
-    one may be returned bare). Written with minigrad ops, it works with create_graph=True too.
+    is the op). It returns a tensor, or a tuple of outputs: tensors get gradients (unless
+    marked non-differentiable, or not floating-point), other values are passed through.
+    backward(ctx, *grad_outputs) gets one gradient per output of forward (a tensor; zeros for
+    an output that did not reach the loss, None for a non-tensor output) and returns one
+    gradient (a tensor, or None) per positional argument of forward; a single one may be
+    returned bare, and extra trailing Nones are allowed. Written with minigrad ops, backward
+    also works with create_graph=True (gradients of gradients).
     """
 
     @staticmethod
@@ -515,56 +535,239 @@ class Function:
 
     @classmethod
     def apply(cls, *args, **kwargs):
-        from minigrad.tensor import Tensor, _from_op
+        from minigrad.tensor import Tensor
 
-        tensors = [a for a in args if isinstance(a, Tensor)]
         ctx = FunctionCtx()
         ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
         with no_grad():
             out = cls.forward(ctx, *args, **kwargs)
-        if not isinstance(out, Tensor):
-            raise TypeError(f"{cls.__name__}.forward must return a Tensor, got "
-                            f"{type(out).__name__}")
-        positions = [k for k, a in enumerate(args) if isinstance(a, Tensor)]
-        if not tensors or not _grad_enabled or not any(t.requires_grad for t in tensors):
-            return out if out.grad_fn is None else out.detach()
+        single = not isinstance(out, tuple)
+        if single and not isinstance(out, Tensor):
+            raise TypeError(f"{cls.__name__}.forward must return a Tensor or a tuple of "
+                            f"outputs, got {type(out).__name__}")
+        inputs = tuple(a for a in args if isinstance(a, Tensor))
+        if not _grad_enabled or not any(t.requires_grad for t in inputs):
+            return out
+        outputs = (out,) if single else out
+        differentiable = tuple(
+            isinstance(o, Tensor) and o.dtype.kind == "f"
+            and not any(o is n for n in ctx._non_differentiable) for o in outputs)
+        if not any(differentiable):
+            return out
+        call = _CustomCall(cls, ctx, args, inputs)
+        if single:
+            return call.single_output(out)
+        return call.several_outputs(outputs, differentiable)
 
-        def backward(node, g):
-            return _call_custom_backward(cls, ctx, node, g, positions, len(args))
 
-        backward.__qualname__ = cls.__name__ + ".backward"
-        result = _from_op(out.data, tuple(tensors), backward, saved=ctx._to_save)
-        ctx._node = result.grad_fn
-        return result
+class _CustomCall:
+    """One recorded call of a Function: builds the output(s) in the graph and runs the
+    Function's backward for them.
 
+    One output: the output's node is the Function's. Several: the Function's node makes a
+    hidden flat tensor, one segment per differentiable output, and each output is a slice of
+    it. The engine then adds up the gradients of all outputs in that hidden tensor (zeros for
+    segments no gradient reached), and the Function's backward is called once, with every
+    output's gradient.
+    """
 
-def _call_custom_backward(cls, ctx, node, g, positions, n_args):
-    """Run a Function's backward on tensors (wrapping and unwrapping the arrays of an
-    ordinary backward) and check what it returns."""
-    from minigrad.tensor import Tensor, _leaf
+    def __init__(self, cls, ctx: FunctionCtx, args: tuple, inputs: tuple):
+        from minigrad.tensor import Tensor
 
-    recording = isinstance(g, Tensor)
-    if not recording:  # an ordinary backward: arrays in, arrays out, tensors for the user
-        g = _leaf(g, node.inputs[0].device)
-        node.saved = tuple(None if s is None else _leaf(s, t.device if t is not OUTPUT
-                                                       else node.inputs[0].device)
-                           for s, t in zip(node.saved, node._saved, strict=True))
-    with set_grad_enabled(recording):
-        grads = cls.backward(ctx, g)
-    grads = grads if isinstance(grads, tuple | list) else (grads,)
-    if len(grads) != n_args:
-        raise RuntimeError(f"{cls.__name__}.backward returned {len(grads)} gradients, but "
-                           f"forward took {n_args} arguments (give None for those without)")
-    result = []
-    for position, t in zip(positions, node.inputs, strict=True):
-        gk = grads[position]
-        if gk is not None:
-            if not isinstance(gk, Tensor):
-                raise TypeError(f"{cls.__name__}.backward returned a {type(gk).__name__} for "
-                                f"argument {position}; return a Tensor or None")
-            if gk.shape != t.shape:
-                raise RuntimeError(f"{cls.__name__}.backward returned a gradient of shape "
-                                   f"{gk.shape} for argument {position} of shape {t.shape}")
-            gk = gk if recording else gk.data
-        result.append(gk)
-    return tuple(result)
+        self.cls = cls
+        self.ctx = ctx
+        self.inputs = inputs
+        self.n_args = len(args)
+        self.positions = tuple(k for k, a in enumerate(args) if isinstance(a, Tensor))
+        self.name = cls.__name__
+        # Per output of forward: (shape, dtype, device, segment start, size) of a
+        # differentiable tensor, ("zeros", shape, dtype, device) of another tensor, or None.
+        self.layout: list = []
+        self.saved_outputs: dict[int, int] = {}  # position in saved -> differentiable output
+
+    def _named(self, run):
+        """``run`` as the node's backward, named after the Function (for errors and graphs)."""
+        run.__qualname__ = self.name + ".backward"
+        return run
+
+    # -- one output -------------------------------------------------------------------------
+    def single_output(self, out):
+        from minigrad.tensor import Tensor, _from_op, _leaf
+
+        # A saved output is the output itself (OUTPUT), so that under create_graph it stays
+        # connected to the graph.
+        saved = tuple(OUTPUT if t is out else t for t in self.ctx._to_save)
+        devices = tuple(None if t is None else out.device if t is OUTPUT else t.device
+                        for t in saved)
+        device = out.device
+
+        def run(node, g):
+            recording = isinstance(g, Tensor)
+            values = node.saved
+            if not recording:  # an ordinary backward: tensors for the user, arrays back
+                g = _leaf(g, device)
+                values = tuple(None if v is None else _leaf(v, d)
+                               for v, d in zip(values, devices, strict=True))
+            return self._call(node, (g,), values, recording)
+
+        # The output shares forward's version counter: changing it in place invalidates a
+        # saved output (and an input returned as is counts as changed too).
+        return _from_op(out.data, self.inputs, self._named(run), saved=saved,
+                        device=device, view_of=out)
+
+    # -- several outputs --------------------------------------------------------------------
+    def several_outputs(self, outputs: tuple, differentiable: tuple) -> tuple:
+        import numpy as np
+
+        from minigrad.backend import DeviceError
+        from minigrad.tensor import Tensor, _from_op, _leaf
+
+        chosen = [o for o, d in zip(outputs, differentiable, strict=True) if d]
+        device = chosen[0].device
+        if any(o.device is not device for o in chosen):
+            raise DeviceError(f"{self.name}.forward returned outputs on several devices "
+                              f"({', '.join(str(o.device) for o in chosen)})")
+        xp = device.xp
+        dtype = functools.reduce(np.promote_types, [o.dtype for o in chosen])
+        start = 0
+        for o, d in zip(outputs, differentiable, strict=True):
+            if d:
+                self.layout.append((o.shape, o.dtype, device, start, o.size))
+                start += o.size
+            elif isinstance(o, Tensor):
+                self.layout.append(("zeros", o.shape, o.dtype, o.device))
+            else:
+                self.layout.append(None)
+        self.total, self.dtype = start, dtype
+        saved = []
+        for k, t in enumerate(self.ctx._to_save):
+            index = next((i for i, o in enumerate(outputs) if t is not None and o is t
+                          and differentiable[i]), None)
+            if index is not None:
+                self.saved_outputs[k] = index
+            saved.append(t)
+        saved.append(OUTPUT)  # the hidden tensor, to rebuild saved outputs under create_graph
+        devices = tuple(None if t is None else t.device for t in saved[:-1])
+
+        def run(node, g):
+            recording = isinstance(g, Tensor)
+            *values, hidden = node.saved
+            if recording:
+                for k, i in self.saved_outputs.items():
+                    values[k] = self._slice(hidden, i, values[k].data)
+            grads = [self._output_grad(g, i, recording) for i in range(len(self.layout))]
+            if not recording:
+                values = [None if v is None else _leaf(v, d)
+                          for v, d in zip(values, devices, strict=True)]
+            return self._call(node, tuple(grads), tuple(values), recording)
+
+        zero = xp.zeros((), dtype=device.xp_dtype(dtype), device=device.native)
+        hidden = _from_op(xp.broadcast_to(zero, (self.total,)), self.inputs,
+                          self._named(run), saved=tuple(saved), device=device)
+        result = []
+        for i, (o, d) in enumerate(zip(outputs, differentiable, strict=True)):
+            if not d:
+                result.append(o)
+                continue
+            backward = self._slice_backward(i)
+            result.append(_from_op(o.data, (hidden,), backward, view_of=o))
+        return tuple(result)
+
+    def _segment(self, i):
+        """(gather, scatter): output i's values from the hidden flat array, and the flat array
+        that is output i's array in its segment and zero elsewhere (gather's adjoint)."""
+        shape, dtype, device, start, size = self.layout[i]
+        xp, native = device.xp, device.native
+        total, flat_dtype = self.total, device.xp_dtype(self.dtype)
+        out_dtype = device.xp_dtype(dtype)
+
+        def gather(a):
+            return xp.astype(xp.reshape(a[start:start + size], shape), out_dtype)
+
+        def scatter(g):
+            parts = [xp.zeros((start,), dtype=flat_dtype, device=native),
+                     xp.reshape(xp.astype(g, flat_dtype), (-1,)),
+                     xp.zeros((total - start - size,), dtype=flat_dtype, device=native)]
+            return xp.concat(parts)
+
+        return gather, scatter
+
+    def _slice_backward(self, i):
+        """The backward of output i = its segment of the hidden tensor: scatter g back."""
+        from minigrad.tensor import Tensor, _linear
+
+        gather, scatter = self._segment(i)
+        name = f"{self.name}[{i}]"
+
+        def backward(ctx, g):
+            if isinstance(g, Tensor):
+                return (_linear(g, scatter, gather, name),)
+            return (scatter(g),)
+
+        backward.__qualname__ = name + ".backward"
+        return backward
+
+    def _slice(self, hidden, i, values):
+        """Output i as a tensor in the graph (a slice of ``hidden``) holding ``values``."""
+        from minigrad.tensor import _linear
+
+        gather, scatter = self._segment(i)
+        return _linear(hidden, gather, scatter, f"{self.name}[{i}]", data=values)
+
+    def _output_grad(self, g, i, recording: bool):
+        """The gradient of output i as a tensor, cut from the hidden tensor's gradient ``g``
+        (an array, or a tensor when recording)."""
+        from minigrad.tensor import _leaf, _linear
+
+        entry = self.layout[i]
+        if entry is None:
+            return None
+        if entry[0] == "zeros":
+            _, shape, dtype, device = entry
+            return _leaf(device.xp.zeros(shape, dtype=device.xp_dtype(dtype),
+                                         device=device.native), device)
+        gather, scatter = self._segment(i)
+        if recording:
+            return _linear(g, gather, scatter, f"{self.name}[{i}]")
+        return _leaf(gather(g), entry[2])
+
+    # -- calling the user's backward --------------------------------------------------------
+    def _call(self, node, grad_outputs: tuple, saved: tuple, recording: bool) -> tuple:
+        """cls.backward(ctx, *grad_outputs) with ``saved`` as ctx.saved_tensors; checks what it
+        returns and gives one gradient per node input (tensors when recording, else arrays)."""
+        from minigrad.backend import DeviceError
+        from minigrad.tensor import Tensor
+
+        name, ctx = self.name, self.ctx
+        ctx._saved_tensors = saved
+        try:
+            with set_grad_enabled(recording):
+                grads = self.cls.backward(ctx, *grad_outputs)
+        finally:
+            ctx._saved_tensors = None
+        grads = tuple(grads) if isinstance(grads, tuple | list) else (grads,)
+        n = self.n_args
+        if len(grads) < n or any(gk is not None for gk in grads[n:]):
+            raise RuntimeError(f"{name}.backward returned {len(grads)} gradients, but forward "
+                               f"took {n} arguments: return one per argument (None for those "
+                               "without a gradient)")
+        for k, gk in enumerate(grads[:n]):
+            if gk is not None and k not in self.positions:
+                raise RuntimeError(f"{name}.backward returned a gradient for argument {k}, "
+                                   "which is not a tensor; return None for it")
+        result = []
+        for position, t in zip(self.positions, node.inputs, strict=True):
+            gk = grads[position]
+            if gk is not None:
+                if not isinstance(gk, Tensor):
+                    raise TypeError(f"{name}.backward returned a {type(gk).__name__} for "
+                                    f"argument {position}; return a Tensor or None")
+                if gk.device is not t.device:
+                    raise DeviceError(f"{name}.backward returned a gradient on {gk.device} "
+                                      f"for argument {position} on {t.device}")
+                if gk.shape != t.shape:
+                    raise RuntimeError(f"{name}.backward returned a gradient of shape "
+                                       f"{gk.shape} for argument {position} of shape {t.shape}")
+                gk = gk if recording else gk.data
+            result.append(gk)
+        return tuple(result)

@@ -5,7 +5,9 @@ A backward is written once against ``ctx.xp`` (see ``autograd.py``). On an ordin
 that is the device's array namespace and the values are arrays; when the backward pass is
 itself recorded it is this module and the values are tensors, so every function here is a
 differentiable op (or, for masks and signs, a constant). Arrays that a formula holds as
-constants (a ReLU mask) may be passed too: they stay constants.
+constants (a ReLU mask) may meet tensors in operators (``g * mask``), in ``astype`` and in the
+two-operand functions (``where``, ``maximum``, ``matmul`` ...); the one-operand functions take
+tensors only, so a formula that wrongly reads a forward array under create_graph fails.
 """
 
 from __future__ import annotations
