@@ -25,6 +25,7 @@ from minigrad.ops.im2col import _chwn, _Geometry, _nchw, col2im_op, im2col_op
 from minigrad.ops.linalg import _axis_sum
 from minigrad.ops.shape import reshape
 from minigrad.ops.spatial_args import (
+    _check_bias,
     _check_input,
     _check_output,
     _check_weight,
@@ -71,6 +72,7 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padd
     padding, extra = _resolve_padding(padding, tuple(weight.shape[2:]), dilation)
     n, c, h, w = x.shape
     o, c_w, kh, kw = weight.shape
+    _check_bias("conv2d", bias, o)
     groups = _groups("conv2d", groups, c, o)
     if c != c_w * groups:
         raise ValueError(f"conv2d: weight of shape {weight.shape} with groups={groups} expects "
@@ -135,6 +137,7 @@ def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stri
                          f"input channels, got an input of shape {x.shape}")
     groups = _groups("conv_transpose2d", groups, c)
     o = o_g * groups
+    _check_bias("conv_transpose2d", bias, o)
     if any(op >= max(s, d) for op, s, d in zip(output_padding, stride, dilation, strict=True)):
         raise ValueError(f"conv_transpose2d: output_padding {output_padding} must be smaller "
                          f"than the stride {stride} or the dilation {dilation}")

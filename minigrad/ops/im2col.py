@@ -37,7 +37,7 @@ def _nchw(xp, a):
     return xp.permute_dims(a, (3, 0, 1, 2))
 
 
-def _padded(dev: Device, a, padding: tuple[int, int], fill: float = 0.0,
+def _padded(dev: Device, a, padding: tuple[int, int], fill: float = 0,
             extra: tuple[int, int] = (0, 0)):
     """(C, H, W, N) -> a new (C, H + 2ph + eh, W + 2pw + ew, N) array with ``fill`` around
     (``extra``: more of it below and to the right, for padding="same" with an odd total and
@@ -117,7 +117,7 @@ class _Geometry:
         (ph, pw), (eh, ew) = self.padding, self.extra
         return (c, h + 2 * ph + eh, w + 2 * pw + ew, n)
 
-    def to_cols(self, image, fill: float = 0.0):
+    def to_cols(self, image, fill: float = 0):
         """(N, C, H, W) -> cols (C*kh*kw, Ho*Wo*N), the padding filled with ``fill``."""
         dev = self.dev
         xpad = _padded(dev, _chwn(dev.xp, image), self.padding, fill, self.extra)
@@ -131,7 +131,7 @@ class _Geometry:
         return _nchw(dev.xp, _cropped(padded, self.padding, self.shape[2:]))
 
 
-def im2col_op(x: Tensor, geometry: _Geometry, fill: float = 0.0) -> Tensor:
+def im2col_op(x: Tensor, geometry: _Geometry, fill: float = 0) -> Tensor:
     """x (N, C, H, W) -> its windows (C*kh*kw, Ho*Wo*N), an op. ``fill`` pads the values
     (pooling pads with -inf); gradients see zero padding, which receives no gradient."""
     data = geometry.to_cols(x.data, fill) if fill != 0 else None

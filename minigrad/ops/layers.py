@@ -6,7 +6,7 @@ from __future__ import annotations
 from minigrad.ops.elementwise import mul
 from minigrad.ops.linalg import _axis_sum
 from minigrad.ops.shape import reshape
-from minigrad.ops.spatial_args import _check_operands
+from minigrad.ops.spatial_args import _check_bias, _check_operands
 from minigrad.tensor import Tensor, _from_op, _leaf
 
 __all__ = ["linear", "batch_norm", "dropout"]
@@ -19,7 +19,11 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     dx = g2 @ W,  dW = g2^T @ x2,  db = sum of g2 over rows.
     """
     _check_operands("linear", x, weight, bias)
+    if weight.ndim != 2:
+        raise ValueError(f"linear: expected a weight of shape (out_features, in_features), got "
+                         f"shape {weight.shape}")
     out_features, in_features = weight.shape
+    _check_bias("linear", bias, out_features)
     if x.ndim == 0 or x.shape[-1] != in_features:
         raise ValueError(f"linear: weight of shape {weight.shape} expects inputs (..., "
                          f"{in_features}), got shape {x.shape}")

@@ -73,13 +73,27 @@ def binary_cross_entropy(input: Tensor, target, reduction: str = "mean") -> Tens
 
     Each log is clamped at -100 (as PyTorch), so p = 0 or 1 gives a large finite loss, never
     inf or NaN.   dp = g (p - y) / max(p (1 - p), 1e-12),  dy = g (log(1 - p) - log p)
+
+    An input outside [0, 1] (or NaN: a diverged model) is no probability. On the CPU that
+    raises ValueError, as PyTorch. On a GPU, checking would wait for the device inside every
+    training step, so there such elements give a NaN loss instead, which the trainer's NaN
+    stop catches.
     """
     _check_reduction(reduction)
     input, target = _pair_operands("binary_cross_entropy", input, target)
     xp = input.device.xp
     p, y = input.data, target.data
+    is_probability = (p >= 0) & (p <= 1)  # False for NaN too
+    if input.device.type != "cuda" and not bool(xp.all(is_probability)):
+        nans = int(xp.sum(xp.astype(xp.isnan(p), xp.int64)))
+        outside = int(xp.sum(xp.astype(~is_probability, xp.int64))) - nans
+        raise ValueError("binary_cross_entropy: all elements of input should be between 0 and "
+                         f"1 (probabilities), got {outside} outside [0, 1] and {nans} NaN; for "
+                         "logits use binary_cross_entropy_with_logits")
     log_p, log_q = _clamped_log(xp, p), _clamped_log(xp, 1 - p)
     out = -(y * log_p + (1 - y) * log_q)
+    if input.device.type == "cuda":
+        out = xp.where(is_probability, out, xp.asarray(float("nan"), dtype=out.dtype))
 
     def backward(ctx, g):
         p, y = ctx.saved

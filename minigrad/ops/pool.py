@@ -57,9 +57,11 @@ def max_pool2d(x: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool =
     (A loop over the taps finds the winners: NumPy's argmax over a short middle axis is ten
     times slower.)
     """
-    windows, geometry = _pool_windows("max_pool2d", x, kernel_size, stride, padding, ceil_mode,
-                                      -math.inf)
     xp = x.device.xp
+    # Padding never wins: -inf, or the smallest value of an integer dtype.
+    lowest = -math.inf if x.dtype.kind == "f" else xp.iinfo(x.data.dtype).min
+    windows, geometry = _pool_windows("max_pool2d", x, kernel_size, stride, padding, ceil_mode,
+                                      lowest)
     out = xp.max(windows.data, axis=1)                                     # (C, Ho*Wo*N)
     winner = None
     if windows.requires_grad:  # a constant of the backward: 1 at each window's first maximum
@@ -81,11 +83,11 @@ def avg_pool2d(x: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool =
     the mean, as PyTorch's default count_include_pad=True).
 
     (N, C, H, W) -> (N, C, Ho, Wo): the sum over each window's taps, divided by its cell
-    count kh*kw. ceil_mode: also the last, partial windows; a window reaching past the padding
+    count kh*kw (integer images: rounded towards zero, as PyTorch). ceil_mode: also the last, partial windows; a window reaching past the padding
     averages only its cells inside the padded input (as PyTorch).
     """
     windows, geometry = _pool_windows("avg_pool2d", x, kernel_size, stride, padding, ceil_mode,
-                                      0.0)
+                                      0)
     xp = x.device.xp
     n, c, h, w = x.shape
     (kh, kw), (sh, sw), (ph, pw), (ho, wo) = (geometry.kernel, geometry.stride,
@@ -99,5 +101,10 @@ def avg_pool2d(x: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool =
 
     rows, cols = cells_inside(h + 2 * ph, sh, ho, kh), cells_inside(w + 2 * pw, sw, wo, kw)
     divisor = xp.reshape(rows[:, None] * cols[None, :], (1, ho * wo, 1))
+    if x.dtype.kind in "iu":  # integers stay integers, rounded towards zero (as PyTorch)
+        sums = xp.reshape(xp.sum(windows.data, axis=1), (c, ho * wo, n))
+        exact = xp.astype(sums, xp.float64) / xp.astype(divisor, xp.float64)
+        return _as_image(x, _leaf(xp.astype(xp.trunc(exact), x.data.dtype), x.device),
+                         geometry.out_hw)
     means = reshape(sum(windows, axis=1), (c, ho * wo, n)) / _leaf(divisor, x.device)
     return _as_image(x, means, geometry.out_hw)

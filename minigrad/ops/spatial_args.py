@@ -4,6 +4,7 @@ their layers: each rule in one place, each bad argument one clear message."""
 from __future__ import annotations
 
 from minigrad.backend import DeviceError
+from minigrad.ops.elementwise import _not_a_tensor
 from minigrad.tensor import Tensor
 
 __all__ = ["conv_output_size", "conv_transpose_output_size", "pool_output_size"]
@@ -69,17 +70,24 @@ def _resolve_padding(padding, kernel, dilation) -> tuple[tuple[int, int], tuple[
 
 
 def _check_input(op: str, x: Tensor, *others: Tensor | None) -> None:
-    if not isinstance(x, Tensor) or x.ndim != 4:
-        shape = x.shape if isinstance(x, Tensor) else type(x).__name__
-        raise ValueError(f"{op}: expected an input of shape (N, C, H, W), got {shape}")
+    """The input must be a tensor of shape (N, C, H, W); the parameters as _check_operands."""
+    if not isinstance(x, Tensor):
+        raise _not_a_tensor(op, "input", x)
+    if x.ndim != 4:
+        raise ValueError(f"{op}: expected an input of shape (N, C, H, W), got {x.shape}")
     _check_operands(op, x, *others)
 
 
 def _check_operands(op: str, x: Tensor, *others: Tensor | None) -> None:
-    """The parameters (None: absent) must live on the input's device. Mixed dtypes promote
-    as in every other op (float32 weights with float64 data compute in float64)."""
+    """The input must be a tensor, and the parameters (None: absent) tensors on its device.
+    Mixed dtypes promote as in every other op (float32 weights with float64 data compute in
+    float64)."""
+    if not isinstance(x, Tensor):  # (a NumPy array has a .device too: "cpu", a string)
+        raise _not_a_tensor(op, "input", x)
     for t in others:
-        if t is not None and t.device is not x.device:
+        if t is not None and getattr(t, "device", None) is not x.device:
+            if not isinstance(t, Tensor):
+                raise _not_a_tensor(op, "parameter", t)
             raise DeviceError(f"{op}: input on {x.device} but parameter on {t.device}; "
                               "move the layer with .to(device)")
 
@@ -114,3 +122,10 @@ def _resize_arguments(op: str, scale_factor, size, mode: str):
     if size is None:
         return _pair(scale_factor, "scale_factor", 1), None
     return None, _pair(size, "size", 1)
+
+
+def _check_bias(op: str, bias: Tensor | None, channels: int) -> None:
+    """A bias must be a vector with one entry per output channel (or feature)."""
+    if bias is not None and bias.shape != (channels,):
+        raise ValueError(f"{op}: expected a bias of shape ({channels},), one value per output "
+                         f"channel, got shape {bias.shape}")

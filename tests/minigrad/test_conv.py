@@ -816,3 +816,32 @@ def test_grouped_conv_layers_shapes_init_and_repr():
     assert bound_t * 0.8 < np.abs(convt.weight.numpy()).max() <= bound_t
     assert conv(mg.zeros(2, 8, 5, 5)).shape == (2, 16, 3, 3)
     assert convt(mg.zeros(2, 8, 5, 5)).shape == (2, 16, 7, 7)
+
+
+def test_misshapen_bias_and_weight_are_named(device):
+    x = mg.ones(1, 3, 5, 5, device=device)
+    with pytest.raises(ValueError, match=r"bias of shape \(4,\).*got shape \(5,\)"):
+        F.conv2d(x, mg.ones(4, 3, 3, 3, device=device), mg.ones(5, device=device))
+    with pytest.raises(ValueError, match=r"bias of shape \(6,\).*got shape \(3,\)"):
+        F.conv_transpose2d(x, mg.ones(3, 6, 3, 3, device=device), mg.ones(3, device=device))
+    with pytest.raises(ValueError, match=r"weight of shape \(out_features, in_features\), got "
+                                         r"shape \(4, 3, 1\)"):
+        F.linear(mg.ones(2, 3, device=device), mg.ones(4, 3, 1, device=device))
+    with pytest.raises(ValueError, match=r"bias of shape \(4,\).*got shape \(2, 2\)"):
+        F.linear(mg.ones(2, 3, device=device), mg.ones(4, 3, device=device),
+                 mg.ones(2, 2, device=device))
+
+
+def test_integer_pooling_matches_pytorch(device):
+    # max pooling pads with the dtype's lowest value (not -inf, which no integer holds); average
+    # pooling of integers rounds towards zero. Reference values from torch 2.13.
+    x = mg.tensor(np.arange(16).reshape(1, 1, 4, 4), device=device)
+    np.testing.assert_array_equal(F.max_pool2d(x, 2, padding=1).numpy()[0, 0],
+                                  [[0, 2, 3], [8, 10, 11], [12, 14, 15]])
+    averaged = F.avg_pool2d(x, 2, padding=1)
+    assert averaged.dtype == mg.int64
+    np.testing.assert_array_equal(averaged.numpy()[0, 0], [[0, 0, 0], [3, 7, 4], [3, 6, 3]])
+    x = mg.tensor(-np.arange(16).reshape(1, 1, 4, 4), device=device)  # towards zero, not down
+    torch = pytest.importorskip("torch")
+    expected = torch.nn.functional.avg_pool2d(torch.tensor(x.numpy()), 2, padding=1).numpy()
+    np.testing.assert_array_equal(F.avg_pool2d(x, 2, padding=1).numpy(), expected)

@@ -201,3 +201,13 @@ def test_losses_match_torch(rng):
         F.binary_cross_entropy(mg.tensor(edge), mg.tensor(target), "none").numpy(),
         tf.binary_cross_entropy(torch.tensor(edge), torch.tensor(target),
                                 reduction="none").numpy())
+
+
+@pytest.mark.parametrize("values, outside, nans", [([3.0, 0.5], 1, 0), ([np.nan, 0.5], 0, 1),
+                                                   ([-0.1, np.nan], 1, 1)])
+def test_binary_cross_entropy_refuses_non_probabilities(device, values, outside, nans):
+    # PyTorch: "all elements of input should be between 0 and 1"; a negative or NaN loss would
+    # otherwise hide a diverged model from the trainer's NaN stop.
+    p = mg.tensor(values, device=device)
+    with pytest.raises(ValueError, match=rf"between 0 and 1.*{outside} outside.*{nans} NaN"):
+        F.binary_cross_entropy(p, mg.tensor([1.0, 0.0], device=device))
