@@ -83,8 +83,9 @@ def avg_pool2d(x: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool =
     the mean, as PyTorch's default count_include_pad=True).
 
     (N, C, H, W) -> (N, C, Ho, Wo): the sum over each window's taps, divided by its cell
-    count kh*kw (integer images: rounded towards zero, as PyTorch). ceil_mode: also the last, partial windows; a window reaching past the padding
-    averages only its cells inside the padded input (as PyTorch).
+    count kh*kw (integer images: rounded towards zero, as PyTorch). ceil_mode: also the last,
+    partial windows; a window reaching past the padding averages only its cells inside the
+    padded input (as PyTorch).
     """
     windows, geometry = _pool_windows("avg_pool2d", x, kernel_size, stride, padding, ceil_mode,
                                       0)
