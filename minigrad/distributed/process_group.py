@@ -1,0 +1,250 @@
+"""The default process group and the collectives on Tensors (PyTorch's torch.distributed).
+
+A training script runs as several copies of itself (``mpiexec -n 4 python train.py``), one
+per worker. Each copy calls ``init_process_group()`` once; from then on
+
+    get_rank()          this worker's number, 0 .. world_size-1
+    get_world_size()    the number of workers
+    all_reduce(t, op)   t <- op(t_0, ..., t_{W-1}) on every worker, in place
+    broadcast(t, src)   t <- t_src on every worker, in place
+    all_gather(ts, t)   ts[r] <- t_r for every rank r, in place
+    barrier()           wait until every worker got here
+
+Every worker must call the same collectives in the same order, with tensors of the same shape
+and dtype: they are rendezvous points. A worker that skips one (or dies) leaves the others
+waiting forever; that is why ``init_process_group`` makes an uncaught exception on any worker
+print its traceback and abort the whole job (``MPI_Abort``) instead of exiting quietly.
+
+Which transport carries a tensor depends on ``backend`` and on the tensor's device:
+
+    backend    CPU / strict tensors                CUDA tensors
+    "mpi"      MPI on host memory                  MPI, staged through host memory
+    "nccl"     error (NCCL reduces GPU memory)     NCCL
+    None       MPI                                 NCCL (set up at the first CUDA collective)
+
+None is PyTorch's default too (gloo for CPU, NCCL for CUDA tensors). Every backend needs MPI:
+mpiexec starts the processes and MPI bootstraps NCCL.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from minigrad.backend import Device
+from minigrad.distributed.communicator import Communicator, check_op
+from minigrad.distributed.mpi import MpiCommunicator
+from minigrad.distributed.nccl import NcclCommunicator, import_nccl
+from minigrad.tensor import Tensor
+
+__all__ = ["init_process_group", "destroy_process_group", "is_initialized", "get_rank",
+           "get_world_size", "get_local_rank", "get_backend", "get_communicator", "ReduceOp",
+           "all_reduce", "broadcast", "all_gather", "barrier"]
+
+BACKENDS = (None, "mpi", "nccl")
+
+
+class ReduceOp:
+    """PyTorch's names for the reductions of ``all_reduce`` (plain strings work too)."""
+
+    SUM = "sum"
+    AVG = "mean"
+    MAX = "max"
+    MIN = "min"
+
+
+class ProcessGroup:
+    """The workers of the job and the communicators that connect them.
+
+    backend: None, "mpi" or "nccl" (see the module docstring). The MPI communicator always
+    exists; the NCCL one is built at the first collective on a CUDA tensor (on that tensor's
+    GPU), as PyTorch does.
+    """
+
+    def __init__(self, backend: str | None):
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown backend {backend!r}; expected 'mpi', 'nccl' or None "
+                             "(MPI for CPU tensors, NCCL for CUDA tensors)")
+        if backend == "nccl":
+            import_nccl()  # say now, not at the first collective, that CuPy/NCCL is missing
+        self.backend = backend
+        self.mpi = MpiCommunicator()
+        self.nccl: NcclCommunicator | None = None
+
+    @property
+    def rank(self) -> int:
+        return self.mpi.rank
+
+    @property
+    def size(self) -> int:
+        return self.mpi.size
+
+    def communicator(self, device: Device) -> Communicator:
+        """The communicator for tensors on ``device``."""
+        if device.type == "cuda" and self.backend in (None, "nccl"):
+            if self.nccl is None:
+                self.nccl = NcclCommunicator(self.mpi, device.index)
+            return self.nccl
+        if self.backend == "nccl":
+            raise RuntimeError(f"the 'nccl' backend works on CUDA tensors, got one on {device}; "
+                               "use init_process_group() (backend None: MPI for CPU tensors, "
+                               "NCCL for CUDA tensors) or backend='mpi'")
+        return self.mpi
+
+    def abort(self, code: int = 1) -> None:
+        (self.nccl or self.mpi).abort(code)
+
+    def finalize(self) -> None:
+        if self.nccl is not None:
+            self.nccl.finalize()
+        self.mpi.finalize()
+
+
+_group: ProcessGroup | None = None
+_previous_excepthook = None
+
+
+def _the_group() -> ProcessGroup:
+    if _group is None:
+        raise RuntimeError("minigrad.distributed: the default process group is not initialized; "
+                           "call init_process_group first")
+    return _group
+
+
+# -- setting up and tearing down -----------------------------------------------------------------
+
+def init_process_group(backend: str | None = None) -> None:
+    """Join this process to the job's default group (call once per process, before any other
+    function of minigrad.distributed).
+
+    backend: "mpi" (host memory; CUDA tensors staged through it), "nccl" (CUDA tensors only)
+    or None (MPI for CPU tensors, NCCL for CUDA tensors). Started without mpiexec, the
+    process is a group of one (world size 1), so the same script runs unchanged alone.
+
+    With more than one worker, an uncaught exception on any of them now prints its traceback
+    and aborts the whole job (every rank exits with a non-zero status) instead of leaving the
+    others blocked in their next collective.
+    """
+    global _group, _previous_excepthook
+    if _group is not None:
+        raise RuntimeError("init_process_group was already called; call "
+                           "destroy_process_group() first to start a new group")
+    group = ProcessGroup(backend)
+    _group = group
+    if group.size > 1:
+        _previous_excepthook = sys.excepthook
+        sys.excepthook = _abort_on_uncaught_exception
+
+
+def destroy_process_group() -> None:
+    """Leave the default group: release its communicators and restore the exception hook.
+    (MPI itself stays initialized until the process exits.)"""
+    global _group, _previous_excepthook
+    group = _the_group()
+    _group = None
+    if _previous_excepthook is not None:
+        sys.excepthook = _previous_excepthook
+        _previous_excepthook = None
+    group.finalize()
+
+
+def _abort_on_uncaught_exception(exc_type, exc, tb) -> None:
+    """sys.excepthook while a group of several workers exists: report, then end the job."""
+    group = _group
+    try:
+        (_previous_excepthook or sys.__excepthook__)(exc_type, exc, tb)
+        if group is not None:
+            sys.stderr.write(
+                f"\nminigrad.distributed: rank {group.rank} of {group.size} stopped with the "
+                f"uncaught {exc_type.__name__} above; aborting the whole job (MPI_Abort), so "
+                "that the other ranks do not wait for it forever\n")
+        sys.stderr.flush()
+    finally:
+        if group is not None:
+            group.abort(1)
+
+
+# -- who am I ---------------------------------------------------------------------------------
+
+def is_initialized() -> bool:
+    """Whether init_process_group() has been called (and destroy_process_group() not since)."""
+    return _group is not None
+
+
+def get_rank() -> int:
+    """This worker's number, 0 .. get_world_size()-1 (rank 0 usually logs and saves)."""
+    return _the_group().rank
+
+
+def get_world_size() -> int:
+    """The number of workers in the job."""
+    return _the_group().size
+
+
+def get_local_rank() -> int:
+    """This worker's number among the workers on the same machine: use GPU
+    ``cuda:{get_local_rank()}`` to give each worker its own GPU."""
+    return _the_group().mpi.local_rank
+
+
+def get_backend() -> str:
+    """"mpi", "nccl", or "cpu:mpi,cuda:nccl" for backend None (PyTorch's notation)."""
+    backend = _the_group().backend
+    return "cpu:mpi,cuda:nccl" if backend is None else backend
+
+
+def get_communicator(device="cpu") -> Communicator:
+    """The communicator that carries tensors on ``device`` (for its ``stats``)."""
+    from minigrad.backend import device as _device
+
+    return _the_group().communicator(_device(device))
+
+
+# -- collectives on tensors -------------------------------------------------------------------
+
+def all_reduce(tensor: Tensor, op: str = "sum") -> None:
+    """tensor <- op(tensor on rank 0, ..., tensor on rank W-1), elementwise, on every rank, in
+    place. op: "sum", "mean" (sum / W; floor division for integer tensors), "max" or "min"
+    (or ``ReduceOp.SUM`` ...). Any shape, 0-d included."""
+    _check_tensor(tensor, "all_reduce")
+    op = check_op(op)
+    _the_group().communicator(tensor.device).allreduce(tensor.data, op)
+    tensor._bump_version()  # an in-place change: graphs that saved the old values refuse
+
+
+def broadcast(tensor: Tensor, src: int = 0) -> None:
+    """tensor <- rank ``src``'s tensor on every rank, in place."""
+    _check_tensor(tensor, "broadcast")
+    _the_group().communicator(tensor.device).bcast(tensor.data, root=src)
+    tensor._bump_version()
+
+
+def all_gather(tensor_list: list[Tensor], tensor: Tensor) -> None:
+    """tensor_list[r] <- rank r's ``tensor``, for every r, on every rank, in place (PyTorch's
+    signature). tensor_list: get_world_size() tensors of ``tensor``'s shape, dtype and
+    device."""
+    _check_tensor(tensor, "all_gather")
+    group = _the_group()
+    if len(tensor_list) != group.size:
+        raise ValueError(f"all_gather: tensor_list has {len(tensor_list)} tensors for a world "
+                         f"of {group.size}; give one per rank")
+    for r, t in enumerate(tensor_list):
+        _check_tensor(t, "all_gather")
+        if t.shape != tensor.shape or t.dtype != tensor.dtype or t.device is not tensor.device:
+            raise ValueError(f"all_gather: tensor_list[{r}] is {t.shape} {t.dtype} on "
+                             f"{t.device}; expected {tensor.shape} {tensor.dtype} on "
+                             f"{tensor.device}, like the tensor sent")
+    gathered = group.communicator(tensor.device).allgather(tensor.data)
+    for r, t in enumerate(tensor_list):
+        t.data[...] = gathered[r]
+        t._bump_version()
+
+
+def barrier() -> None:
+    """Wait until every rank has called barrier()."""
+    group = _the_group()
+    (group.nccl or group.mpi).barrier()
+
+
+def _check_tensor(tensor, op: str) -> None:
+    if not isinstance(tensor, Tensor):
+        raise TypeError(f"{op} takes a minigrad Tensor, got {type(tensor).__name__}")
