@@ -16,6 +16,7 @@ import functools
 import gzip
 import hashlib
 import http.client
+import math
 import os
 import tempfile
 import urllib.error
@@ -110,11 +111,14 @@ def parse_idx(
     ):
         expected = "(" + ", ".join("any" if e is None else str(e) for e in shape) + ")"
         raise DatasetError(f"{source}: IDX dimensions {dims}, expected {expected}")
-    n_data = int(np.prod(dims)) * found_dtype.itemsize
+    # Python integers: np.prod would wrap around for huge claimed dimensions (even to a
+    # negative count), and the data would then be misread instead of refused.
+    n_data = math.prod(dims) * found_dtype.itemsize
     found = len(data) - header
     if found < n_data:
         raise DatasetError(
-            f"{source}: truncated: dimensions {dims} need {n_data} data bytes, found {found}"
+            f"{source}: truncated: dimensions {dims} need {n_data} data bytes, found {found} "
+            f"(the file has {len(data)} bytes, {header} of them header)"
         )
     if found > n_data:
         raise DatasetError(

@@ -1,6 +1,8 @@
 """Measurements of the demos, on the host with NumPy: image quality (PSNR, SSIM), the
 Fréchet distance between feature distributions (FID-style), and k-nearest-neighbour accuracy
-of codes.
+of codes; and how much an encoder contracts its input space (the contractive autoencoder's
+measurements: code displacement under input noise and the norm of the encoder's Jacobian),
+which run the model on its device in batches and return NumPy arrays.
 
 Image metrics return one value per image, so a demo reports their mean over a test set (and
 can show the spread); images are float arrays in [0, 1].
@@ -8,9 +10,19 @@ can show the spread); images are float arrays in [0, 1].
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
+import minigrad as mg
+from autoencoders.models.contractive import contractive_penalty
+from autoencoders.train import predict
+from minigrad.data import DataLoader
+
 __all__ = [
+    "code_displacement",
+    "contraction",
+    "encoder_jacobian_norms",
     "feature_statistics",
     "frechet_distance",
     "frechet_distance_features",
@@ -108,3 +120,80 @@ def knn_accuracy(train_codes: np.ndarray, train_labels: np.ndarray, test_codes: 
 
     classifier = KNeighborsClassifier(n_neighbors=k).fit(train_codes, train_labels)
     return float(classifier.score(test_codes, test_labels))
+
+
+# -- contraction of an encoder ---------------------------------------------------------------------
+
+def encoder_jacobian_norms(model, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """||J_f(x_n)||_F = sqrt(sum_ki (d h_k / d x_i)^2) of ``model.encode`` at each input, (N,).
+
+    Exact (one backward pass per code unit, see ``models.contractive``), in eval mode without
+    keeping a graph, on the model's device; x: (N, ...) as the model takes it.
+    """
+    device = next(iter(model.parameters())).device
+    was_training = model.training
+    model.eval()
+    norms = []
+    with mg.no_grad():  # values only: contractive_penalty enables gradients for the input
+        for batch in DataLoader(x, batch_size=batch_size, device=device):
+            _, penalty = contractive_penalty(model.encode, batch, method="exact")
+            norms.append(np.sqrt(penalty.numpy()))
+    model.train(was_training)
+    return np.concatenate(norms)
+
+
+def code_displacement(model, x: np.ndarray, sigma: float, seed: int = 0,
+                      batch_size: int = 512) -> tuple[np.ndarray, np.ndarray]:
+    """(||h(x_n + eps_n) - h(x_n)||, ||eps_n||) for each input, two arrays of shape (N,).
+
+    h = ``model.encode``; eps_n ~ N(0, sigma^2 I), drawn on the host with ``seed`` and not
+    clipped to the pixel range (clipping would make the noise depend on the image and no longer
+    isotropic). For small sigma, h(x + eps) - h(x) ~ J eps and E ||J eps||^2 = sigma^2 ||J||_F^2,
+    so the mean displacement divided by sigma approaches the Jacobian's RMS Frobenius norm.
+    """
+    x = np.asarray(x, dtype=np.float32)
+    noise = (sigma * np.random.default_rng(seed).standard_normal(x.shape)).astype(np.float32)
+
+    def encode(m, batch):
+        return m.encode(batch)
+
+    moved = (predict(model, x + noise, fn=encode, batch_size=batch_size)
+             - predict(model, x, fn=encode, batch_size=batch_size))
+    flat = (len(x), -1)
+    return (np.linalg.norm(moved.reshape(flat), axis=1),
+            np.linalg.norm(noise.reshape(flat), axis=1))
+
+
+def contraction(model, x: np.ndarray, sigmas: Sequence[float], seed: int = 0,
+                batch_size: int = 256, jacobian_norms: np.ndarray | None = None) -> dict:
+    """How much ``model.encode`` moves its codes under small input changes, over inputs x:
+
+    - "jacobian_frobenius": mean ||J_f(x_n)||_F (exact); "jacobian_sq_frobenius": mean
+      ||J_f(x_n)||_F^2 (the contractive penalty, without its weight);
+    - "code_spread": the codes' RMS distance from their mean, sqrt(1/N sum_n ||h_n - mean h||^2):
+      the scale against which a displacement is small or large (an encoder can shrink every
+      code and let the decoder scale it back up, so absolute displacements alone can mislead);
+    - "noise": for each sigma (its key is str(sigma)): "displacement", the mean
+      ||h(x + eps) - h(x)|| with eps ~ N(0, sigma^2 I); "displacement_per_noise_norm", the mean
+      of ||h(x + eps) - h(x)|| / ||eps|| (the contraction ratio); "relative_displacement", the
+      mean displacement divided by the code spread.
+    Each sigma draws its noise with its own seed (seed + its index). jacobian_norms: the
+    result of ``encoder_jacobian_norms(model, x)`` if already computed (None: computed here).
+    """
+    codes = predict(model, np.asarray(x, dtype=np.float32), fn=lambda m, b: m.encode(b),
+                    batch_size=batch_size)
+    codes = codes.reshape(len(codes), -1)
+    spread = float(np.sqrt(((codes - codes.mean(axis=0)) ** 2).sum(axis=1).mean()))
+    jacobian = (encoder_jacobian_norms(model, x, batch_size) if jacobian_norms is None
+                else np.asarray(jacobian_norms))
+    noise = {}
+    for k, sigma in enumerate(sigmas):
+        moved, noise_norm = code_displacement(model, x, sigma, seed + k, batch_size)
+        noise[str(sigma)] = {
+            "displacement": float(moved.mean()),
+            "displacement_per_noise_norm": float((moved / noise_norm).mean()),
+            "relative_displacement": float(moved.mean() / spread),
+        }
+    return {"jacobian_frobenius": float(jacobian.mean()),
+            "jacobian_sq_frobenius": float((jacobian**2).mean()),
+            "code_spread": spread, "noise": noise}

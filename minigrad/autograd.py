@@ -116,8 +116,8 @@ class set_grad_enabled(_GradMode):
 # -- the recorded graph -------------------------------------------------------------------------
 
 OUTPUT = "output"
-"""Marker in ``saved`` for the op's own output (the node cannot hold it: that would be a
-reference cycle between the output tensor and its grad_fn)."""
+"""Marker in ``saved`` for the op's own output (the node keeps its array, not the tensor:
+that would be a reference cycle between the output tensor and its grad_fn)."""
 
 # minigrad's namespace of ops under array-API names, installed by minigrad.ops (autograd must
 # not import the ops: they are built on it).
@@ -132,25 +132,42 @@ def _graph_freed(ctx, g):
 
 
 class Node:
-    """One recorded op (``tensor.grad_fn``).
+    """One recorded op (``tensor.grad_fn``): a vertex of the graph that backward walks.
 
     backward: function (ctx, g) -> one gradient (or None) per input; ctx is this node.
     inputs:   the op's input tensors, in the order of the gradients backward returns.
+    next:     where each input's gradient goes: the node that made the input, or the input
+              itself when it is a leaf (None: it needs no gradient). Taken when the op runs,
+              as PyTorch's edges: an in-place op that later gives an input a new grad_fn does
+              not change what this op computed from.
     saved:    while backward runs, the values it reads (arrays, or tensors with
               create_graph), in the order the op listed them; see ``_unpack``.
     xp:       while backward runs, the namespace to compute with (arrays or tensors).
     """
 
-    __slots__ = ("backward", "inputs", "_saved", "_versions", "saved", "xp", "_freed_qualname")
+    __slots__ = ("backward", "inputs", "next", "device", "_saved", "_versions", "_output",
+                 "_retained", "saved", "xp", "_freed_qualname")
 
     def __init__(self, backward, inputs: tuple, saved: tuple, output):
         self.backward = backward
         self.inputs = inputs
+        self.next = tuple([(t.grad_fn or t) if t.requires_grad else None for t in inputs])
+        self.device = output.device
         self._saved = saved
-        # (A list comprehension and _version_counter[0]: this runs once per recorded op.)
-        self._versions = tuple([None if t is None else
-                                (output if t is OUTPUT else t)._version_counter[0]
-                                for t in saved]) if saved else ()
+        self._output = None
+        if saved:
+            # (A list comprehension and _version_counter[0]: this runs once per recorded op.)
+            versions = []
+            for t in saved:
+                if t is OUTPUT:
+                    self._output = (output.data, output._version_counter)
+                    versions.append(output._version_counter[0])
+                else:
+                    versions.append(None if t is None else t._version_counter[0])
+            self._versions = tuple(versions)
+        else:
+            self._versions = ()
+        self._retained = None
         self.saved = None
         self.xp = None
         self._freed_qualname = None
@@ -164,14 +181,15 @@ class Node:
 
     @property
     def needs_input_grad(self) -> tuple[bool, ...]:
-        return tuple(t.requires_grad for t in self.inputs)
+        return tuple(target is not None for target in self.next)
 
     def __repr__(self) -> str:
         return f"<{self.name} backward>"
 
-    def _unpack(self, output, create_graph: bool) -> tuple:
-        """The saved values for one backward call: tensors when recording, else their arrays;
-        OUTPUT stands for ``output``. Raises if a saved tensor changed in place since."""
+    def _unpack(self, create_graph: bool) -> tuple:
+        """The saved values for one backward call: tensors when recording, else their arrays
+        (OUTPUT: the output's array, or a tensor made by this node). Raises if a saved tensor
+        changed in place since the op ran."""
         if not self._saved:
             return ()
         values = []
@@ -180,38 +198,61 @@ class Node:
                 values.append(None)
                 continue
             if t is OUTPUT:
-                t = output
+                data, counter = self._output
+                if counter[0] != version:
+                    self._raise_modified(tuple(data.shape), counter[0], version)
+                values.append(self._output_tensor() if create_graph else data)
+                continue
             if t._version_counter[0] != version:
-                raise RuntimeError(
-                    f"one of the tensors needed for gradient computation has been modified by "
-                    f"an in-place operation: a tensor of shape {t.shape} ({t.dtype}) that "
-                    f"'{self.name}' saved is at version {t._version}; expected version "
-                    f"{version}. Make a copy (.clone()) before changing it in place, or "
-                    "change it after the backward pass.")
+                self._raise_modified(t.shape, t._version_counter[0], version)
             # A lifted Python number (2 in x * 2) stays a number: a constant either way.
             values.append(t if create_graph and type(t.data) not in (int, float) else t.data)
         return tuple(values)
 
+    def _output_tensor(self):
+        """The output as a tensor whose grad_fn is this node (for formulas under create_graph
+        that read the output, as tanh's 1 - out^2)."""
+        from minigrad.tensor import _leaf
+
+        data, counter = self._output
+        t = _leaf(data, self.device)
+        t.grad_fn, t.requires_grad, t._version_counter = self, True, counter
+        return t
+
+    def _raise_modified(self, shape, version: int, expected: int):
+        raise RuntimeError(
+            f"one of the tensors needed for gradient computation has been modified by an "
+            f"in-place operation: a tensor of shape {shape} that '{self.name}' saved is at "
+            f"version {version}; expected version {expected}. Make a copy (x * 1) before "
+            "changing it in place, or change it after the backward pass.")
+
     def _rebase_output(self, output) -> None:
-        """This node's output is now ``output`` (an in-place op moved it there): count its
-        saved OUTPUT at output's current version."""
-        self._versions = tuple(output._version if t is OUTPUT else v
-                               for t, v in zip(self._saved, self._versions, strict=True))
+        """This node's output is now ``output`` (an in-place op wrote the node's result into
+        it): its saved OUTPUT is output's memory, at output's current version."""
+        if self._output is not None:
+            self._output = (output.data, output._version_counter)
+            self._versions = tuple(output._version if t is OUTPUT else v
+                                   for t, v in zip(self._saved, self._versions, strict=True))
 
     def _release(self) -> None:
-        """Free what the backward holds and the inputs (so that intermediate tensors go) after
+        """Free what the backward holds and the edges (so that intermediate tensors go) after
         a backward without retain_graph; the output stays a non-leaf."""
         self._freed_qualname = self.backward.__qualname__
         self.backward = _graph_freed
-        self.inputs = ()
-        self._saved = ()
-        self._versions = ()
+        self.inputs = self.next = self._saved = self._versions = ()
+        self._output = None
+
+
+def _vertex(t):
+    """Where a tensor's gradient is collected: its node, or the tensor itself for a leaf."""
+    return t.grad_fn if t.grad_fn is not None else t
 
 
 # -- the backward pass --------------------------------------------------------------------------
 
 def _topological_order(roots) -> list:
-    """Tensors that require grad and lead to a root, each after all of its inputs.
+    """The vertices (nodes, and leaves that require grad) that lead to a root vertex, each
+    after all of those it reads from.
 
     An explicit stack instead of recursion, so that a chain of 100,000 ops is fine.
     """
@@ -221,18 +262,17 @@ def _topological_order(roots) -> list:
         if id(root) in visited:
             continue
         visited.add(id(root))
-        stack = [(root, iter(root.grad_fn.inputs if root.grad_fn else ()))]
+        stack = [(root, iter(root.next if type(root) is Node else ()))]
         while stack:
-            node, inputs = stack[-1]
-            for parent in inputs:
-                if parent.requires_grad and id(parent) not in visited:
-                    visited.add(id(parent))
-                    stack.append((parent, iter(parent.grad_fn.inputs if parent.grad_fn
-                                               else ())))
+            vertex, edges = stack[-1]
+            for target in edges:
+                if target is not None and id(target) not in visited:
+                    visited.add(id(target))
+                    stack.append((target, iter(target.next if type(target) is Node else ())))
                     break
             else:
                 stack.pop()
-                order.append(node)
+                order.append(vertex)
     return order
 
 
@@ -267,62 +307,69 @@ def _fitted(g, parent, create_graph: bool):
     return g if g.dtype == parent.data.dtype else xp.astype(g, parent.data.dtype)
 
 
-def _needed(order, inputs) -> set[int]:
-    """ids of the tensors on a path to one of ``inputs`` (they alone need a backward)."""
-    needed = {id(t) for t in inputs}
-    for t in order:  # inputs before outputs
-        if t.grad_fn is not None:
-            for p in t.grad_fn.inputs:
-                if id(p) in needed:
-                    needed.add(id(t))
+def _needed(order, input_ids: set[int]) -> set[int]:
+    """ids of the vertices on a path to one of the inputs (they alone need a backward)."""
+    needed = set(input_ids)
+    for vertex in order:  # inputs before outputs
+        if type(vertex) is Node:
+            for target in vertex.next:
+                if target is not None and id(target) in needed:
+                    needed.add(id(vertex))
                     break
     return needed
 
 
 def _run(roots, seeds, retain_graph: bool, create_graph: bool, inputs=None,
          accumulate: bool = True) -> dict:
-    """The backward pass from ``roots`` (seeded with ``seeds``: arrays, or tensors when
-    ``create_graph``). accumulate: add into the ``.grad`` of leaves (of ``inputs`` only, when
-    given) and of tensors that retain_grad(). Returns {id(t): gradient} for ``inputs``."""
-    order = _topological_order(roots)
-    needed = None if inputs is None else _needed(order, inputs)
-    input_ids = set() if inputs is None else {id(t) for t in inputs}
+    """The backward pass from the tensors ``roots`` (seeded with ``seeds``: arrays, or tensors
+    when ``create_graph``). accumulate: add into the ``.grad`` of leaves (of ``inputs`` only,
+    when given) and of tensors that retain_grad(). Returns {id(vertex): gradient} for the
+    vertices of ``inputs``."""
+    vertices = [_vertex(root) for root in roots]
+    order = _topological_order(vertices)
+    input_ids = set() if inputs is None else {id(_vertex(t)) for t in inputs}
+    needed = None if inputs is None else _needed(order, input_ids)
     grads: dict[int, object] = {}
-    for root, seed in zip(roots, seeds, strict=True):
-        previous = grads.get(id(root))
-        grads[id(root)] = seed if previous is None else previous + seed
+    for vertex, seed in zip(vertices, seeds, strict=True):
+        previous = grads.get(id(vertex))
+        grads[id(vertex)] = seed if previous is None else previous + seed
     captured = {}
     for position in range(len(order) - 1, -1, -1):
-        tensor = order[position]
-        order[position] = None  # let the intermediate tensor go once nothing else holds it
-        key = id(tensor)
+        vertex = order[position]
+        order[position] = None  # let what it holds go once nothing else needs it
+        key = id(vertex)
         g = grads.pop(key, None)
         if g is None:
             continue
-        node = tensor.grad_fn
         if key in input_ids:
             captured[key] = g
-        if accumulate and (node is None or tensor._retains_grad) and (
-                inputs is None or key in input_ids):
-            _accumulate(tensor, g, create_graph)
-        if node is None or (needed is not None and key not in needed):
+        if type(vertex) is not Node:  # a leaf
+            if accumulate and (inputs is None or key in input_ids):
+                _accumulate(vertex, g, create_graph)
             continue
-        node.saved = node._unpack(tensor, create_graph)
-        node.xp = tensor_namespace if create_graph else tensor.device.xp
+        node = vertex
+        if node._retained is not None and accumulate and inputs is None:
+            retained = node._retained()
+            if retained is not None:
+                _accumulate(retained, g, create_graph)
+        if needed is not None and key not in needed:
+            continue
+        node.saved = node._unpack(create_graph)
+        node.xp = tensor_namespace if create_graph else node.device.xp
         input_grads = node.backward(node, g)
         node.saved = node.xp = None
         if len(input_grads) != len(node.inputs):
             raise RuntimeError(f"the backward of '{node.name}' returned {len(input_grads)} "
                                f"gradients for {len(node.inputs)} inputs")
-        for parent, pg in zip(node.inputs, input_grads, strict=True):
-            if pg is None or not parent.requires_grad:
+        for parent, target, pg in zip(node.inputs, node.next, input_grads, strict=True):
+            if pg is None or target is None:
                 continue
             array = pg.data if create_graph else pg
             if array.shape != parent.data.shape or array.dtype != parent.data.dtype:
                 pg = _fitted(pg, parent, create_graph)
-            previous = grads.get(id(parent))
+            previous = grads.get(id(target))
             # Out of place: a backward may hand the same array to several inputs.
-            grads[id(parent)] = pg if previous is None else previous + pg
+            grads[id(target)] = pg if previous is None else previous + pg
         if not retain_graph:
             node._release()
     return captured
@@ -431,7 +478,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None,
         captured = _run(outputs, seeds, retain_graph, create_graph, inputs, accumulate=False)
     result = []
     for k, t in enumerate(inputs):
-        g = captured.get(id(t))
+        g = captured.get(id(_vertex(t)))
         if g is None:
             if not allow_unused:
                 raise RuntimeError(f"grad: input {k} (shape {t.shape}) was not used to compute "
@@ -461,7 +508,7 @@ def _checked_inputs(op: str, inputs) -> tuple:
 class FunctionCtx:
     """What a ``Function``'s forward leaves for its backward: ``save_for_backward(*tensors)``
     (read back in backward as ``saved_tensors``, checked against in-place changes),
-    ``needs_input_grad`` (one bool per positional argument of forward),
+    ``needs_input_grad`` (one bool per argument of forward),
     ``mark_non_differentiable(*outputs)``, and any attribute you set (``ctx.alpha = 2``)."""
 
     def __init__(self):
@@ -516,13 +563,14 @@ class Function:
         y = Cube.apply(x)
 
     forward(ctx, *args, **kwargs) gets the arguments as given and runs without recording (it
-    is the op). It returns a tensor, or a tuple of outputs: tensors get gradients (unless
-    marked non-differentiable, or not floating-point), other values are passed through.
+    is the op); arguments given by keyword count as arguments, in forward's order. It returns
+    a tensor, or a tuple of outputs: tensors get gradients (unless marked non-differentiable,
+    or not floating-point), other values are passed through.
     backward(ctx, *grad_outputs) gets one gradient per output of forward (a tensor; zeros for
     an output that did not reach the loss, None for a non-tensor output) and returns one
-    gradient (a tensor, or None) per positional argument of forward; a single one may be
-    returned bare, and extra trailing Nones are allowed. Written with minigrad ops, backward
-    also works with create_graph=True (gradients of gradients).
+    gradient (a tensor, or None) per argument of forward; a single one may be returned bare,
+    and extra trailing Nones are allowed. Written with minigrad ops, backward also works with
+    create_graph=True (gradients of gradients).
     """
 
     @staticmethod
@@ -537,6 +585,7 @@ class Function:
     def apply(cls, *args, **kwargs):
         from minigrad.tensor import Tensor
 
+        args, kwargs = _bound_arguments(cls.forward, args, kwargs)
         ctx = FunctionCtx()
         ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
         with no_grad():
@@ -558,6 +607,20 @@ class Function:
         if single:
             return call.single_output(out)
         return call.several_outputs(outputs, differentiable)
+
+
+def _bound_arguments(forward, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+    """(arguments, keyword-only rest): arguments given by keyword count as arguments too, in
+    forward's order (as in PyTorch: they get gradients, and backward returns one for each)."""
+    if not kwargs:
+        return args, kwargs
+    import inspect
+
+    try:
+        bound = inspect.signature(forward).bind(None, *args, **kwargs)
+    except (TypeError, ValueError):
+        return args, kwargs  # a call forward does not accept: let forward say so
+    return tuple(bound.args[1:]), bound.kwargs
 
 
 class _CustomCall:

@@ -1,10 +1,16 @@
 """Functions that create tensors: from data, filled with a constant, ranges, random numbers.
 
 Each takes ``device=`` (default "cpu") and ``dtype=`` (default float32 for floating values)
-and ``requires_grad=``.
+and ``requires_grad=``. Sizes must be ints (Python or NumPy integers; a float such as 2.5 or
+a bool raises TypeError rather than being truncated) and >= 0 (ValueError).
 """
 
 from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+import numpy as np
 
 from minigrad.backend import device as _device
 from minigrad.backend import float32, int64
@@ -14,10 +20,21 @@ __all__ = ["tensor", "zeros", "ones", "full", "arange", "linspace", "eye", "rand
            "randint", "zeros_like", "ones_like", "full_like", "randn_like", "rand_like"]
 
 
-def _shape(shape) -> tuple[int, ...]:
+def check_size(value, what: str, low: int = 0) -> int:
+    """``value`` as a size: a Python or NumPy integer (not a bool) >= low. ``what`` names the
+    argument in the errors, e.g. "Linear: in_features"."""
+    if isinstance(value, bool | np.bool_) or not isinstance(value, int | np.integer):
+        raise TypeError(f"{what} must be an int, got {type(value).__name__} {value!r}")
+    if value < low:
+        raise ValueError(f"{what} must be >= {low}, got {value}")
+    return int(value)
+
+
+def _shape(shape, op: str) -> tuple[int, ...]:
+    """The sizes of ``zeros(2, 3)`` or ``zeros((2, 3))``, checked."""
     if len(shape) == 1 and isinstance(shape[0], tuple | list):
         shape = shape[0]
-    return tuple(int(n) for n in shape)
+    return tuple(check_size(n, f"{op}: size {i} of {tuple(shape)}") for i, n in enumerate(shape))
 
 
 def _finish(data, dev, requires_grad: bool) -> Tensor:
@@ -36,19 +53,19 @@ def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor
 def full(shape, fill_value, dtype=float32, device=None, requires_grad=False) -> Tensor:
     """A tensor of ``shape`` (an int or a tuple) filled with ``fill_value``."""
     dev = _device(device)
-    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    shape = _shape((shape,) if not isinstance(shape, tuple | list) else shape, "full")
     data = dev.xp.full(shape, fill_value, dtype=dev.xp_dtype(dtype), device=dev.native)
     return _finish(data, dev, requires_grad)
 
 
 def zeros(*shape, dtype=float32, device=None, requires_grad=False) -> Tensor:
     """zeros(2, 3) or zeros((2, 3))."""
-    return full(_shape(shape), 0, dtype=dtype, device=device, requires_grad=requires_grad)
+    return full(_shape(shape, "zeros"), 0, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
 def ones(*shape, dtype=float32, device=None, requires_grad=False) -> Tensor:
     """ones(2, 3) or ones((2, 3))."""
-    return full(_shape(shape), 1, dtype=dtype, device=device, requires_grad=requires_grad)
+    return full(_shape(shape, "ones"), 1, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
 def arange(start, stop=None, step=1, dtype=None, device=None) -> Tensor:
@@ -62,29 +79,96 @@ def arange(start, stop=None, step=1, dtype=None, device=None) -> Tensor:
     return _leaf(data, dev)
 
 
+def _integer_endpoint(value, dtype: np.dtype, name: str) -> int:
+    """start or stop of an integer linspace as PyTorch converts it to the dtype: a float
+    truncated toward zero, a negative int wrapped into an unsigned dtype (two's complement);
+    a value beyond the dtype is refused instead of wrapped."""
+    info = np.iinfo(dtype)
+    if isinstance(value, int | np.integer):
+        v = int(value)
+        low = -info.max if info.min == 0 else info.min
+        if low <= v <= info.max:
+            return v % (info.max + 1) if v < 0 and info.min == 0 else v
+    else:
+        v = float(value)
+        if math.isfinite(v) and info.min <= v <= info.max:
+            return math.trunc(v)
+    raise ValueError(f"linspace: {name} {value!r} does not fit in {dtype} "
+                     f"([{info.min}, {info.max}])")
+
+
+def _integer_linspace(start: int, stop: int, num: int) -> np.ndarray:
+    """PyTorch's integer linspace (ATen's CPU kernel), as float64 values before the cast.
+
+    With the double step = (stop - start) / (num - 1), the first half counts from start and
+    the second from stop, and each value is truncated toward zero:
+
+        v_i = start + step * i              (i < num // 2)
+        v_i = stop - step * (num - 1 - i)   (the rest)
+
+    The kernel is compiled with fused multiply-adds, so each v_i is its exact value rounded
+    once. NumPy rounds twice (the product, then the sum); that can only matter for values
+    within a few units in the last place of an integer, and those are recomputed exactly.
+    """
+    if num == 1:
+        return np.array([float(start)])
+    step = (float(stop) - float(start)) / (num - 1)
+    i = np.arange(num)
+    first = i < num // 2
+    base = np.where(first, float(start), float(stop))
+    count = np.where(first, i, i - (num - 1))  # stop - step (num-1-i) = stop + step (i-(num-1))
+    product = step * count
+    values = base + product
+    numerator, denominator = step.as_integer_ratio()  # step = numerator / 2^k exactly
+    exact = (numerator.bit_length() + num.bit_length() <= 53  # every product exact,
+             and max(abs(start), abs(stop)) * denominator < 2 ** 53)  # every sum
+    if not exact:
+        # The two roundings are off by at most 1.5 units in the last place of the larger term.
+        bound = 4 * np.spacing(np.maximum(np.abs(base), np.abs(product)))
+        for j in np.flatnonzero(np.abs(values - np.round(values)) <= bound):
+            values[j] = float(Fraction(base[j]) + Fraction(step) * int(count[j]))
+    return np.trunc(values)
+
+
 def linspace(start, stop, num: int, dtype=float32, device=None) -> Tensor:
-    """``num`` evenly spaced values from start to stop, both included."""
+    """``num`` evenly spaced values from start to stop, both included.
+
+    Floating dtypes: NumPy's/CuPy's linspace. Integer dtypes: PyTorch's values exactly (its
+    rounding toward zero of each value; see _integer_linspace). A bool dtype is refused, as by
+    PyTorch.
+    """
+    num = check_size(num, "linspace: num")
+    dtype = np.dtype(dtype)
+    if dtype.kind not in "iuf":
+        raise TypeError(f"linspace: expected a floating-point or integer dtype, got {dtype}")
     dev = _device(device)
-    data = dev.xp.linspace(start, stop, num, dtype=dev.xp_dtype(dtype), device=dev.native)
-    return _leaf(data, dev)
+    if dtype.kind == "f":
+        data = dev.xp.linspace(start, stop, num, dtype=dev.xp_dtype(dtype), device=dev.native)
+        return _leaf(data, dev)
+    start = _integer_endpoint(start, dtype, "start")
+    stop = _integer_endpoint(stop, dtype, "stop")
+    values = _integer_linspace(start, stop, num) if num else np.zeros(0)
+    return _leaf(dev.from_numpy(values.astype(dtype)), dev)
 
 
 def eye(n: int, m: int | None = None, dtype=float32, device=None) -> Tensor:
     """The n x m identity matrix."""
     dev = _device(device)
+    n = check_size(n, "eye: n")
+    m = None if m is None else check_size(m, "eye: m")
     return _leaf(dev.xp.eye(n, m, dtype=dev.xp_dtype(dtype), device=dev.native), dev)
 
 
 def randn(*shape, dtype=float32, device=None, requires_grad=False) -> Tensor:
     """Samples from N(0, 1), from the device's seeded generator (see manual_seed)."""
     dev = _device(device)
-    return _finish(dev.randn(_shape(shape), dtype), dev, requires_grad)
+    return _finish(dev.randn(_shape(shape, "randn"), dtype), dev, requires_grad)
 
 
 def rand(*shape, dtype=float32, device=None, requires_grad=False) -> Tensor:
     """Samples from U[0, 1), from the device's seeded generator."""
     dev = _device(device)
-    return _finish(dev.rand(_shape(shape), dtype), dev, requires_grad)
+    return _finish(dev.rand(_shape(shape, "rand"), dtype), dev, requires_grad)
 
 
 def randint(low: int, high: int | None = None, size=(), dtype=int64, device=None) -> Tensor:
@@ -92,8 +176,8 @@ def randint(low: int, high: int | None = None, size=(), dtype=int64, device=None
     if high is None:
         low, high = 0, low
     dev = _device(device)
-    return _leaf(dev.randint(low, high, _shape((size,)) if isinstance(size, int)
-                             else tuple(size), dtype), dev)
+    shape = _shape((size,) if not isinstance(size, tuple | list) else size, "randint")
+    return _leaf(dev.randint(low, high, shape, dtype), dev)
 
 
 def _like(fn, x: Tensor, dtype, device, requires_grad, **kwargs) -> Tensor:

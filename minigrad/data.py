@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from minigrad.backend import device as _device
+from minigrad.creation import check_size
 from minigrad.tensor import _leaf
 
 __all__ = ["DataLoader"]
@@ -18,7 +19,8 @@ class DataLoader:
     """Iterate over equally long arrays in mini-batches of Tensors on ``device``.
 
     arrays:     NumPy arrays (or anything np.asarray accepts) with the same first dimension.
-    batch_size: samples per batch; the last batch is smaller unless ``drop_last``.
+    batch_size: samples per batch (an int >= 1); the last batch is smaller unless
+                ``drop_last``.
     shuffle:    visit the samples in a new random order every epoch (every ``iter()``), drawn
                 from this loader's own generator ``np.random.default_rng(seed)``: the same seed
                 gives the same sequence of epochs in every run.
@@ -42,8 +44,7 @@ class DataLoader:
         if len(set(lengths)) != 1:
             raise ValueError(f"DataLoader needs arrays of equal length (first dimension), got "
                              f"lengths {lengths}")
-        if int(batch_size) < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        batch_size = check_size(batch_size, "DataLoader: batch_size", low=1)
         if dtype is not None:
             arrays = [a.astype(dtype, copy=False) if a.dtype.kind == "f" else a
                       for a in arrays]

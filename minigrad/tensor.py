@@ -9,6 +9,7 @@ are attached to the class in ``ops/__init__.py``, next to the ops they call.
 from __future__ import annotations
 
 import math
+import weakref
 
 import numpy as np
 
@@ -34,8 +35,8 @@ class Tensor:
         device: the Device holding ``data``.
     """
 
-    __slots__ = ("data", "_grad", "requires_grad", "device", "grad_fn", "_retains_grad",
-                 "_version_counter", "__weakref__")
+    __slots__ = ("data", "_grad", "requires_grad", "device", "grad_fn", "_version_counter",
+                 "__weakref__")
 
     # Make NumPy defer to our reflected operators (np_array * tensor -> Tensor.__rmul__).
     __array_priority__ = 1000
@@ -46,7 +47,6 @@ class Tensor:
         self.device = dev
         self._grad = None
         self.grad_fn = None
-        self._retains_grad = False
         self._version_counter = [0]
         self.requires_grad = False
         if requires_grad:
@@ -162,7 +162,8 @@ class Tensor:
         """Keep this non-leaf tensor's gradient in ``.grad`` during backward."""
         if not self.requires_grad:
             raise RuntimeError("retain_grad() on a tensor that does not require grad")
-        self._retains_grad = True
+        if self.grad_fn is not None:  # (a leaf keeps its gradient anyway)
+            self.grad_fn._retained = weakref.ref(self)
         return self
 
     def detach(self) -> Tensor:
@@ -187,20 +188,30 @@ class Tensor:
 
     # -- moving and casting -------------------------------------------------------------------
     def to(self, device=None, dtype=None) -> Tensor:
-        """A copy on ``device`` and/or in ``dtype`` (self when nothing changes).
+        """A copy on ``device`` and/or in ``dtype`` (self when nothing changes), as PyTorch's:
+        ``x.to("cuda")``, ``x.to(dtype=minigrad.float64)``, ``x.to(minigrad.float64)``,
+        ``x.to("cpu", minigrad.float64)``, or ``x.to(other)`` (other's device and dtype).
 
-        Differentiable between floating dtypes; a cast to an integer or bool dtype gives a
-        tensor outside the graph (no gradient flows through rounding), as in PyTorch.
+        Differentiable between floating dtypes (the gradient is moved and cast back); a cast
+        to an integer or bool dtype gives a tensor outside the graph (requires_grad False: no
+        gradient flows through rounding), as in PyTorch.
         """
+        if isinstance(device, Tensor):
+            device, dtype = device.device, device.dtype if dtype is None else dtype
+        elif dtype is None and (isinstance(device, np.dtype) or (
+                isinstance(device, type) and issubclass(device, np.generic))):
+            device, dtype = None, device
         target = self.device if device is None else _device(device)
         src = self.device
-        if target is src and (dtype is None or np.dtype(dtype) == self.dtype):
+        if dtype is not None:
+            dtype = np.dtype(dtype)
+        if target is src and (dtype is None or dtype == self.dtype):
             return self
         old_dtype = self.dtype
         data = self.data
         if target is not src:
             data = transfer(data, target)
-        if dtype is not None:
+        if dtype is not None and dtype != old_dtype:
             data = target.xp.astype(data, target.xp_dtype(dtype))
         if target.canonical(data.dtype).kind != "f":
             return _leaf(data, target)
@@ -235,7 +246,6 @@ def _leaf(data, device: Device) -> Tensor:
     t._grad = None
     t.requires_grad = False
     t.grad_fn = None
-    t._retains_grad = False
     t._version_counter = [0]
     return t
 
@@ -287,7 +297,10 @@ def _lift(value, like: Tensor, op: str) -> Tensor:
     """The other operand of a binary op as a Tensor on ``like``'s device.
 
     Python scalars stay Python scalars inside (so float32 * 2.0 stays float32, as the array
-    API's weak scalar promotion says); tensors on another device are refused, not moved.
+    API's weak scalar promotion says); lists and arrays on ``like``'s device (host lists and
+    NumPy arrays: the CPU) become tensors there; tensors and arrays on another device are
+    refused, not moved; anything else (None, a string, another library's tensor) is a
+    TypeError naming it.
     """
     if isinstance(value, Tensor):
         if value.device is not like.device:
@@ -298,9 +311,22 @@ def _lift(value, like: Tensor, op: str) -> Tensor:
         value = value.item()
     if isinstance(value, _SCALARS):
         return _leaf(value, like.device)
-    if like.device.type != "cpu" and not _is_array_of(value, like.device):
-        raise DeviceError(f"{op}: cannot combine a tensor on {like.device} with a host "
-                          f"{type(value).__name__}; make it a tensor on that device first")
+    # Only what is left, the rare case, pays for the checks below.
+    cls = type(value)
+    name = (cls.__qualname__ if cls.__module__ == "builtins"
+            else f"{cls.__module__.split('.')[0]}.{cls.__qualname__}")
+    if isinstance(value, list | tuple):
+        source = _device("cpu")
+    else:
+        try:
+            source = device_of(value)
+        except TypeError:
+            raise TypeError(f"{op}: expected a Tensor or a number as the other operand, got "
+                            f"{name}") from None
+    if source is not like.device:
+        where = f"a host {name}" if source.type == "cpu" else f"an array on {source}"
+        raise DeviceError(f"{op}: cannot combine a tensor on {like.device} with {where}; make "
+                          "it a tensor on that device first")
     return Tensor(value, device=like.device)
 
 
@@ -315,14 +341,27 @@ def _as_array(data, dtype, device):
     """(backend array, Device) for Tensor(data, dtype, device).
 
     Floats default to float32 (Python numbers and lists); arrays keep their dtype unless one
-    is given; integers become int64. The data is always copied, never aliased.
+    is given; integers become int64. The data is always copied, never aliased. Values must be
+    bools, integers or floats (no strings, objects or complex numbers), and nested lists
+    rectangular: anything else is refused with the reason.
     """
     if isinstance(data, Tensor):
         data = data.data
     if isinstance(data, np.generic):  # a NumPy scalar is a 0-d array: it keeps its dtype
         data = np.asarray(data)
+    if dtype is not None and np.dtype(dtype).kind not in "biuf":
+        raise TypeError(f"cannot make a tensor of dtype {np.dtype(dtype)}; minigrad holds "
+                        "bool, integer and floating-point tensors")
     if isinstance(data, _SCALARS) or isinstance(data, list | tuple):
-        host = np.asarray(data)
+        try:
+            host = np.asarray(data)
+        except ValueError as err:  # NumPy: "... inhomogeneous shape after 1 dimensions ..."
+            raise ValueError(f"cannot make a tensor from a ragged nested {type(data).__name__}: "
+                             f"every row must have the same length ({err})") from None
+        if host.dtype.kind not in "biuf":
+            raise TypeError(f"cannot make a tensor from this {type(data).__name__}: NumPy reads "
+                            f"its values as {host.dtype} (values that are not bools or real "
+                            "numbers, or integers beyond 64 bits); expected numbers")
         if dtype is None:
             dtype = float32 if host.dtype.kind == "f" else (
                 _bool if host.dtype.kind == "b" else int64)
@@ -331,8 +370,18 @@ def _as_array(data, dtype, device):
     try:
         source = device_of(data)
     except TypeError:
-        raise TypeError(f"cannot make a tensor from {type(data).__name__}; expected a number, "
-                        "a (nested) list, or a NumPy/CuPy array") from None
+        cls = type(data)
+        name = (cls.__qualname__ if cls.__module__ == "builtins"
+                else f"{cls.__module__.split('.')[0]}.{cls.__qualname__}")
+        raise TypeError(f"cannot make a tensor from {name}; expected a number, a (nested) "
+                        "list, or a NumPy/CuPy array") from None
+    try:
+        kind = source.canonical(data.dtype).kind
+    except KeyError:  # an array_api_strict dtype minigrad has no name for (complex)
+        kind = "c"
+    if kind not in "biuf":
+        raise TypeError(f"cannot make a tensor from an array of dtype {data.dtype}; minigrad "
+                        "holds bool, integer and floating-point tensors")
     dev = source if device is None else _device(device)
     original = data
     if dev is not source:

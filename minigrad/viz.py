@@ -37,6 +37,8 @@ from __future__ import annotations
 
 import os
 
+from minigrad.autograd import Node
+
 __all__ = ["to_dot", "draw"]
 
 # Fill colours (ColorBrewer pastels, readable with black text) and shapes of each kind of node.
@@ -85,51 +87,51 @@ def to_dot(tensor, params: dict | None = None) -> str:
     ids: dict[int, str] = {}  # id(Node) for an op, id(Tensor) for a leaf -> DOT node name
     keep_alive = []  # the objects behind ids, so no id is reused while we walk
 
-    def node_of(t) -> tuple[str, bool]:
-        """The DOT name of the node drawing ``t`` (its op, or itself when it is a leaf), and
-        whether it is new. Adds the node's line the first time."""
-        obj = t.grad_fn if t.grad_fn is not None else t
-        key = id(obj)
+    def node_of(vertex) -> tuple[str, bool]:
+        """The DOT name of the node drawing ``vertex`` (an op's Node, or a tensor: a leaf or a
+        constant), and whether it is new. Adds the node's line the first time."""
+        key = id(vertex)
         if key in ids:
             return ids[key], False
         ids[key] = dot_name = f"n{len(ids)}"
-        keep_alive.append(obj)
-        if t.grad_fn is not None:
-            label, style = t.grad_fn.name, _OP_STYLE
-        elif not t.requires_grad:
-            label, style = _describe(t), _CONST_STYLE
-        elif id(t) in names:
-            label, style = f"{names[id(t)]}\n{_describe(t)}", _PARAM_STYLE
+        keep_alive.append(vertex)
+        if isinstance(vertex, Node):
+            label, style = vertex.name, _OP_STYLE
+        elif not vertex.requires_grad:
+            label, style = _describe(vertex), _CONST_STYLE
+        elif id(vertex) in names:
+            label, style = f"{names[id(vertex)]}\n{_describe(vertex)}", _PARAM_STYLE
         else:
-            label, style = _describe(t), _LEAF_STYLE
+            label, style = _describe(vertex), _LEAF_STYLE
         node_lines.append(f"    {dot_name} [label={_quote(label)}, {style}];")
         return dot_name, True
 
     # The output is a node of its own, fed by the node of whatever made it.
     output_label = _quote(f"output\n{tuple(tensor.shape)}")
     node_lines.append(f"    output [label={output_label}, {_OUTPUT_STYLE}];")
-    first, _ = node_of(tensor)
+    root = tensor.grad_fn if tensor.grad_fn is not None else tensor
+    first, _ = node_of(root)
     edge_lines.append(f"    {first} -> output;")
 
     # Depth-first from the output towards the leaves, with a stack of our own rather than
     # recursion: a chain of 10,000 ops would overflow Python's call stack. Each op is expanded
     # once, when its node is first seen, so a shared subexpression is drawn (and walked) once.
-    stack = [tensor] if tensor.grad_fn is not None else []
+    # An op's inputs are followed along its edges (``Node.next``): the node that made each
+    # input when the op ran, even if an in-place op gave that tensor a new one since.
+    stack = [root] if isinstance(root, Node) else []
     while stack:
-        t = stack.pop()
-        op = ids[id(t.grad_fn)]
-        new_inputs = []
-        for x in t.grad_fn.inputs:
-            if x is None:  # defensive: an input slot that holds no tensor has nothing to draw
-                continue
-            src, is_new = node_of(x)
-            edge_style = "" if x.requires_grad else f" [{_CONST_EDGE_STYLE}]"
+        node = stack.pop()
+        op = ids[id(node)]
+        new_ops = []
+        for x, target in zip(node.inputs, node.next, strict=True):
+            src, is_new = node_of(x if target is None else target)
+            edge_style = "" if target is not None else f" [{_CONST_EDGE_STYLE}]"
             edge_lines.append(f"    {src} -> {op}{edge_style};")
-            if is_new and x.grad_fn is not None:
-                new_inputs.append(x)
+            if is_new and isinstance(target, Node):
+                new_ops.append(target)
         # Reversed, so that the first input is expanded first: the text then reads in the
         # order the ops list their inputs, which keeps it stable and easy to follow.
-        stack.extend(reversed(new_inputs))
+        stack.extend(reversed(new_ops))
 
     return "\n".join([
         "digraph minigrad {",

@@ -3,6 +3,10 @@
 - ``MLPAutoencoder``: fully connected (Hinton & Salakhutdinov 2006).
 - ``ConvAutoencoder``: strided convolutions and transposed convolutions.
 - ``VAE`` / ``ConvVAE``: variational autoencoders, with ``vae_loss`` (the negative ELBO).
+- The contractive autoencoder (Rifai et al. 2011): an ``MLPAutoencoder`` or
+  ``ConvAutoencoder`` trained with ``contractive_loss_fn``, which adds lambda ||J_f(x)||_F^2,
+  the squared Frobenius norm of the encoder's Jacobian (``contractive_penalty``, exact or
+  Hutchinson's estimate).
 
 Every model has ``encode(x)``, ``decode(z)`` (outputs after the output activation),
 ``decode_logits(z)`` (before it) and ``forward``. Inputs and targets may differ in size and
@@ -12,6 +16,11 @@ denoising, super-resolution, completion and colorization. ``autoencoder_loss_fn`
 """
 
 from autoencoders.models.base import ACTIVATIONS, Autoencoder, autoencoder_loss_fn
+from autoencoders.models.contractive import (
+    contractive_loss_fn,
+    contractive_penalty,
+    jacobian_sq_frobenius,
+)
 from autoencoders.models.conv import ConvAutoencoder
 from autoencoders.models.mlp import MLPAutoencoder
 from autoencoders.models.vae import VAE, ConvVAE, VariationalAutoencoder, vae_loss, vae_loss_fn
@@ -25,6 +34,9 @@ __all__ = [
     "VAE",
     "VariationalAutoencoder",
     "autoencoder_loss_fn",
+    "contractive_loss_fn",
+    "contractive_penalty",
+    "jacobian_sq_frobenius",
     "vae_loss",
     "vae_loss_fn",
 ]

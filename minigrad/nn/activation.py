@@ -64,11 +64,20 @@ class Softplus(Module):
 
 
 class GELU(Module):
-    """x Phi(x) in its tanh form (PyTorch's GELU(approximate="tanh"); within 1e-3 of the
-    exact erf form, which the array API cannot express without an erf)."""
+    """x Phi(x), Phi the standard normal CDF, as PyTorch's GELU: exact by default
+    (approximate="none"), or its tanh form (approximate="tanh", within 1e-3 of it)."""
+
+    def __init__(self, approximate: str = "none"):
+        super().__init__()
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
+        self.approximate = approximate
 
     def forward(self, x: Tensor) -> Tensor:
-        return ops.gelu(x)
+        return ops.gelu(x, approximate=self.approximate)
+
+    def extra_repr(self) -> str:
+        return f"approximate={self.approximate!r}"
 
 
 class SiLU(Module):

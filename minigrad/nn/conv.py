@@ -1,8 +1,17 @@
-"""Convolution, pooling and upsampling layers (the ops are in minigrad/ops/conv.py)."""
+"""Convolution, pooling and upsampling layers (the ops are in minigrad/ops/conv.py).
+
+Channels are ints >= 0; kernel sizes, strides, paddings and dilations ints or pairs of ints
+(NumPy integers accepted, a float or a bool raises TypeError naming the argument rather than
+being truncated); a value out of range (a kernel or stride of 0, a negative padding) raises
+ValueError naming the layer.
+"""
 
 from __future__ import annotations
 
+import numpy as np
+
 from minigrad.backend import float32
+from minigrad.creation import check_size
 from minigrad.nn import functional as F
 from minigrad.nn.linear import _empty_parameter, reset_weight_and_bias
 from minigrad.nn.module import Module
@@ -10,6 +19,29 @@ from minigrad.ops.spatial_args import _conv_padding, _groups, _pair, _resize_arg
 from minigrad.tensor import Tensor
 
 __all__ = ["Conv2d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "Upsample"]
+
+
+def _pair_arg(op: str, name: str, value, low: int) -> tuple[int, int]:
+    """An int or a pair of ints (each >= low) as a pair of Python ints: TypeError for anything
+    but integers, ValueError (from spatial_args._pair, the one place of the rule) for a value
+    below ``low``, both naming the layer and the argument."""
+    items = tuple(value) if isinstance(value, tuple | list) else (value,)
+    for v in items:
+        if isinstance(v, bool | np.bool_) or not isinstance(v, int | np.integer):
+            raise TypeError(f"{op}: {name} must be an int or a pair of ints, got "
+                            f"{type(v).__name__} {v!r}"
+                            + (f" in {value!r}" if isinstance(value, tuple | list) else ""))
+    ints = tuple(int(v) for v in items)
+    try:
+        return _pair(ints if isinstance(value, tuple | list) else ints[0], name, low)
+    except ValueError as err:
+        raise ValueError(f"{op}: {err}") from None
+
+
+def _channels(op: str, in_channels, out_channels, groups) -> tuple[int, int, int]:
+    return (check_size(in_channels, f"{op}: in_channels"),
+            check_size(out_channels, f"{op}: out_channels"),
+            check_size(groups, f"{op}: groups", low=1))
 
 
 class Conv2d(Module):
@@ -22,12 +54,16 @@ class Conv2d(Module):
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
                  dilation=1, groups: int = 1, bias: bool = True, device=None, dtype=float32):
         super().__init__()
+        in_channels, out_channels, groups = _channels("Conv2d", in_channels, out_channels,
+                                                      groups)
         self.in_channels, self.out_channels = in_channels, out_channels
         self.groups = _groups("Conv2d", groups, in_channels, out_channels)
-        self.kernel_size = _pair(kernel_size, "kernel_size", 1)
-        self.stride = _pair(stride, "stride", 1)
+        self.kernel_size = _pair_arg("Conv2d", "kernel_size", kernel_size, 1)
+        self.stride = _pair_arg("Conv2d", "stride", stride, 1)
+        if not isinstance(padding, str):
+            padding = _pair_arg("Conv2d", "padding", padding, 0)
         self.padding = _conv_padding(padding, self.stride)
-        self.dilation = _pair(dilation, "dilation", 1)
+        self.dilation = _pair_arg("Conv2d", "dilation", dilation, 1)
         kh, kw = self.kernel_size
         fan_in = in_channels // groups * kh * kw
         self.weight = _empty_parameter((out_channels, in_channels // groups, kh, kw), device,
@@ -60,13 +96,15 @@ class ConvTranspose2d(Module):
                  output_padding=0, groups: int = 1, bias: bool = True, dilation=1, device=None,
                  dtype=float32):
         super().__init__()
+        op = "ConvTranspose2d"
+        in_channels, out_channels, groups = _channels(op, in_channels, out_channels, groups)
         self.in_channels, self.out_channels = in_channels, out_channels
-        self.groups = _groups("ConvTranspose2d", groups, in_channels, out_channels)
-        self.kernel_size = _pair(kernel_size, "kernel_size", 1)
-        self.stride = _pair(stride, "stride", 1)
-        self.padding = _pair(padding, "padding", 0)
-        self.output_padding = _pair(output_padding, "output_padding", 0)
-        self.dilation = _pair(dilation, "dilation", 1)
+        self.groups = _groups(op, groups, in_channels, out_channels)
+        self.kernel_size = _pair_arg(op, "kernel_size", kernel_size, 1)
+        self.stride = _pair_arg(op, "stride", stride, 1)
+        self.padding = _pair_arg(op, "padding", padding, 0)
+        self.output_padding = _pair_arg(op, "output_padding", output_padding, 0)
+        self.dilation = _pair_arg(op, "dilation", dilation, 1)
         if any(op >= max(s, d) for op, s, d in
                zip(self.output_padding, self.stride, self.dilation, strict=True)):
             raise ValueError(f"output_padding {self.output_padding} must be smaller than the "
@@ -99,9 +137,10 @@ class ConvTranspose2d(Module):
 class _Pool2d(Module):
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode: bool = False):
         super().__init__()
-        self.kernel_size = _pair(kernel_size, "kernel_size", 1)
-        self.stride = self.kernel_size if stride is None else _pair(stride, "stride", 1)
-        self.padding = _pair(padding, "padding", 0)
+        op = type(self).__name__
+        self.kernel_size = _pair_arg(op, "kernel_size", kernel_size, 1)
+        self.stride = self.kernel_size if stride is None else _pair_arg(op, "stride", stride, 1)
+        self.padding = _pair_arg(op, "padding", padding, 0)
         self.ceil_mode = ceil_mode
 
     def extra_repr(self) -> str:

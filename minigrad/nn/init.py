@@ -4,11 +4,14 @@ The names and formulas are PyTorch's (``torch.nn.init``). For a weight of shape
 (out, in, *kernel): fan_in = in * prod(kernel), fan_out = out * prod(kernel).
     kaiming (He):  std = gain / sqrt(fan)             uniform bound = sqrt(3) * std
     xavier (Glorot): std = gain * sqrt(2 / (fan_in + fan_out)),  uniform bound = sqrt(3) * std
+A tensor with no elements (e.g. the weight of ``Linear(0, 5)``) is left as it is, as in
+PyTorch (kaiming warns that this is a no-op): its fans may be 0.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 
 from minigrad.tensor import Tensor
 
@@ -76,10 +79,21 @@ def _kaiming_std(t: Tensor, a: float, mode: str, nonlinearity: str) -> float:
     return calculate_gain(nonlinearity, a) / math.sqrt(fan_in if mode == "fan_in" else fan_out)
 
 
+def _empty(t: Tensor, warn: bool = False) -> bool:
+    """Whether ``t`` has no elements (and so nothing to initialise)."""
+    if 0 not in t.shape:
+        return False
+    if warn:  # PyTorch's warning, so that a misconfigured layer does not go unnoticed
+        warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=3)
+    return True
+
+
 def kaiming_uniform_(t: Tensor, a: float = 0.0, mode: str = "fan_in",
                      nonlinearity: str = "leaky_relu") -> Tensor:
     """U(-bound, bound), bound = gain * sqrt(3 / fan); ``a`` is the leaky_relu slope.
     With a = sqrt(5) (PyTorch's Linear/Conv default) the bound is 1 / sqrt(fan_in)."""
+    if _empty(t, warn=True):
+        return t
     bound = math.sqrt(3.0) * _kaiming_std(t, a, mode, nonlinearity)
     return uniform_(t, -bound, bound)
 
@@ -87,12 +101,16 @@ def kaiming_uniform_(t: Tensor, a: float = 0.0, mode: str = "fan_in",
 def kaiming_normal_(t: Tensor, a: float = 0.0, mode: str = "fan_in",
                     nonlinearity: str = "leaky_relu") -> Tensor:
     """N(0, std^2), std = gain / sqrt(fan)."""
+    if _empty(t, warn=True):
+        return t
     return normal_(t, 0.0, _kaiming_std(t, a, mode, nonlinearity))
 
 
 def xavier_uniform_(t: Tensor, gain: float = 1.0) -> Tensor:
     """U(-bound, bound), bound = gain * sqrt(6 / (fan_in + fan_out))."""
     fan_in, fan_out = _fans(t)
+    if _empty(t):
+        return t
     bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
     return uniform_(t, -bound, bound)
 
@@ -100,4 +118,6 @@ def xavier_uniform_(t: Tensor, gain: float = 1.0) -> Tensor:
 def xavier_normal_(t: Tensor, gain: float = 1.0) -> Tensor:
     """N(0, std^2), std = gain * sqrt(2 / (fan_in + fan_out))."""
     fan_in, fan_out = _fans(t)
+    if _empty(t):
+        return t
     return normal_(t, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)))

@@ -6,7 +6,7 @@ import math
 
 from minigrad.backend import device as _device
 from minigrad.backend import float32
-from minigrad.creation import zeros
+from minigrad.creation import check_size, zeros
 from minigrad.nn import functional as F
 from minigrad.nn import init
 from minigrad.nn.module import Module, Parameter
@@ -32,12 +32,15 @@ def reset_weight_and_bias(weight: Parameter, bias: Parameter | None, fan_in: int
 
 class Linear(Module):
     """y = x @ W^T + b:  (..., in_features) -> (..., out_features).
-    weight (out_features, in_features), bias (out_features,)."""
+    weight (out_features, in_features), bias (out_features,). The sizes are ints >= 0 (with 0,
+    as in PyTorch, the layer has empty weights and the initialiser leaves them alone)."""
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, device=None,
                  dtype=float32):
         super().__init__()
-        self.in_features, self.out_features = in_features, out_features
+        self.in_features = check_size(in_features, "Linear: in_features")
+        self.out_features = check_size(out_features, "Linear: out_features")
+        in_features, out_features = self.in_features, self.out_features
         self.weight = _empty_parameter((out_features, in_features), device, dtype)
         self.bias = _empty_parameter((out_features,), device, dtype) if bias else None
         reset_weight_and_bias(self.weight, self.bias, in_features)
@@ -76,7 +79,10 @@ class Unflatten(Module):
 
     def __init__(self, dim: int, unflattened_size: tuple[int, ...]):
         super().__init__()
-        self.dim, self.unflattened_size = dim, tuple(unflattened_size)
+        sizes = tuple(unflattened_size)
+        for i, n in enumerate(sizes):  # -1 (one size inferred) is allowed, as in reshape
+            check_size(n, f"Unflatten: unflattened_size[{i}] of {sizes}", low=-1)
+        self.dim, self.unflattened_size = dim, tuple(int(n) for n in sizes)
 
     def forward(self, x: Tensor) -> Tensor:
         dim = self.dim % x.ndim

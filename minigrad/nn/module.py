@@ -9,7 +9,7 @@ through the tree. Names are dotted paths through that tree, e.g. "encoder.0.weig
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import NamedTuple, Self
 
 import numpy as np
@@ -245,7 +245,12 @@ class Module:
     def load_state_dict(self, state, strict: bool = True) -> IncompatibleKeys:
         """Copy values from ``state`` ({name: Tensor or array}) into the parameters and buffers,
         onto their device and dtype. strict=True: missing and unexpected names are errors.
-        A shape mismatch is always an error. Nothing is changed unless every check passes."""
+        A shape mismatch, or a value that is not numbers (a string, Python objects), is
+        always an error. Every value is converted before the first is assigned, so on any
+        error (RuntimeError listing each problem by name) nothing has changed."""
+        if not isinstance(state, Mapping):
+            raise TypeError(f"load_state_dict expects a dict {{name: tensor}}, got "
+                            f"{type(state).__name__}")
         own = dict(self._state_entries())
         missing = [k for k in own if k not in state]
         unexpected = [k for k in state if k not in own]
@@ -257,21 +262,16 @@ class Module:
                             + ", ".join(map(repr, unexpected)))
         values = {}
         for name, target in own.items():
-            if name not in state:
-                continue
-            value = state[name]
-            array, source = (value.data, value.device) if isinstance(value, Tensor) \
-                else _array_and_device(value)
-            if tuple(array.shape) != target.shape:
-                problems.append(f"size mismatch for {name!r}: the state has shape "
-                                f"{tuple(array.shape)}, the module has {target.shape}")
-            values[name] = (array, source)
+            if name in state:
+                try:
+                    values[name] = _converted_value(state[name], target, name)
+                except (TypeError, ValueError) as err:
+                    problems.append(str(err))
         if problems:
             raise RuntimeError(f"error(s) loading state_dict into {type(self).__name__}:\n  "
                                + "\n  ".join(problems))
-        for name, (array, source) in values.items():
-            target = own[name]
-            target.data[...] = _converted(array, source, target.device, target.dtype)
+        for name, array in values.items():
+            own[name].data[...] = array
         return IncompatibleKeys(missing, unexpected)
 
     # -- printing --------------------------------------------------------------------------
@@ -294,6 +294,29 @@ def _array_and_device(value):
         return value, device_of(value)
     except TypeError:
         return np.asarray(value), _device("cpu")
+
+
+def _converted_value(value, target: Tensor, name: str):
+    """``value`` (a Tensor, an array, a nested list of numbers) as an array on target's device
+    in its dtype; ValueError or TypeError naming ``name`` when it is not numbers of target's
+    shape."""
+    if isinstance(value, Tensor):
+        array, source = value.data, value.device
+    else:
+        try:
+            array, source = _array_and_device(value)
+        except (TypeError, ValueError) as err:  # e.g. a ragged list
+            raise ValueError(f"cannot convert {name!r}: a {type(value).__name__} that is not "
+                             f"an array ({err})") from None
+    dtype = source.canonical(array.dtype)
+    if dtype.kind not in "biuf":  # strings, Python objects, complex numbers, dates...
+        what = type(value).__name__ if isinstance(value, str) else f"an array of {dtype}"
+        raise TypeError(f"cannot convert {name!r}: expected a tensor or array of numbers, got "
+                        f"{what}")
+    if tuple(array.shape) != target.shape:
+        raise ValueError(f"size mismatch for {name!r}: the state has shape "
+                         f"{tuple(array.shape)}, the module has {target.shape}")
+    return _converted(array, source, target.device, target.dtype)
 
 
 def _converted(array, source, target, dtype):

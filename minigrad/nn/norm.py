@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
+import numbers
+
 from minigrad.backend import device as _device
 from minigrad.backend import float32
-from minigrad.creation import ones, zeros
+from minigrad.creation import check_size, ones, zeros
 from minigrad.nn import functional as F
 from minigrad.nn.module import Module, Parameter
 from minigrad.tensor import Tensor
@@ -23,7 +26,15 @@ class _BatchNorm(Module):
                  dtype=float32):
         super().__init__()
         dev = _device(device)
-        self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        name = type(self).__name__
+        num_features = check_size(num_features, f"{name}: num_features")
+        for option, value, rule in (("eps", eps, ">= 0"), ("momentum", momentum, "in [0, 1]")):
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                raise TypeError(f"{name}: {option} must be a real number, got "
+                                f"{type(value).__name__} {value!r}")
+            if not (0 <= value and math.isfinite(value)) or (option == "momentum" and value > 1):
+                raise ValueError(f"{name}: {option} must be a finite number {rule}, got {value}")
+        self.num_features, self.eps, self.momentum = num_features, float(eps), float(momentum)
         self.affine, self.track_running_stats = affine, track_running_stats
         if affine:
             self.weight = Parameter(ones(num_features, dtype=dtype, device=dev))

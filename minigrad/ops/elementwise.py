@@ -8,8 +8,10 @@ gradients whose input requires one.
 from __future__ import annotations
 
 import math
+import numbers
 
 from minigrad.autograd import OUTPUT
+from minigrad.backend import float32
 from minigrad.tensor import Tensor, _from_op, _leaf, _lift
 
 __all__ = ["add", "sub", "mul", "div", "neg", "pow", "exp", "log", "sqrt", "abs", "clamp",
@@ -17,10 +19,46 @@ __all__ = ["add", "sub", "mul", "div", "neg", "pow", "exp", "log", "sqrt", "abs"
            "greater", "greater_equal"]
 
 
+def _type_name(value) -> str:
+    """The type of ``value`` as an error message names it: ``float``, ``numpy.ndarray``,
+    ``torch.Tensor`` (the library named, so that another library's Tensor is not mistaken for
+    ours)."""
+    cls = type(value)
+    module = cls.__module__.split(".")[0]
+    return cls.__qualname__ if module == "builtins" else f"{module}.{cls.__qualname__}"
+
+
+def _not_a_tensor(op: str, name: str, value) -> TypeError:
+    """The one error for a non-tensor where an op needs a tensor, as PyTorch's TypeError.
+
+    Ops raise it from the ``except AttributeError`` around their first use of ``x.device``:
+    a try block costs nothing when no exception comes, so the check is free for tensors.
+    """
+    convertible = isinstance(value, list | tuple | numbers.Number) or hasattr(value, "shape")
+    return TypeError(f"{op}: expected a Tensor for argument '{name}', got {_type_name(value)}"
+                     + ("; make one with minigrad.tensor(...)" if convertible else ""))
+
+
+# The binary ops that, as PyTorch's, also take two numbers (torch.add(1, 2.5) is a tensor).
+_NUMBER_OPS = ("add", "sub", "mul", "div")
+
+
 def _operands(a, b, op: str) -> tuple[Tensor, Tensor]:
+    """(a, b) as tensors on one device: a Python number beside a tensor stays a weak scalar
+    (``_lift``); two numbers make a 0-d tensor where PyTorch's function allows it."""
     if isinstance(a, Tensor):
         return a, _lift(b, a, op)
-    return _lift(a, b, op), b
+    if isinstance(b, Tensor):
+        return _lift(a, b, op), b
+    if op in _NUMBER_OPS and isinstance(a, numbers.Real) and isinstance(b, numbers.Real):
+        # PyTorch's dtype for two numbers: the default float32 when either is a float or for
+        # a true division (an int tensor would give float64 there), else int64 (bool for two
+        # bools).
+        floating = op == "div" or isinstance(a, float) or isinstance(b, float)
+        a = Tensor(a, dtype=float32 if floating else None)
+        return a, _lift(b, a, op)
+    raise TypeError(f"{op}: expected a Tensor for argument 'a' or 'b', got {_type_name(a)} and "
+                    f"{_type_name(b)}")
 
 
 def add(a, b) -> Tensor:
@@ -57,20 +95,24 @@ def mul(a, b) -> Tensor:
 
 
 def div(a, b) -> Tensor:
-    """a / b.   da = g / b,  db = -g * a / b^2 = -g * out / b"""
+    """a / b.   da = g / b,  db = -g * a / b^2"""
     a, b = _operands(a, b, "div")
 
     def backward(ctx, g):
-        b_, out = ctx.saved
+        a_, b_ = ctx.saved
         return ((g / b_ if a.requires_grad else None),
-                (-g * out / b_ if b.requires_grad else None))
+                (-g * a_ / (b_ * b_) if b.requires_grad else None))
 
+    # The inputs, not the output, as PyTorch: then y = x / w; y.add_(1) can still backward.
     return _from_op(a.data / b.data, (a, b), backward,
-                    saved=(b, OUTPUT if b.requires_grad else None))
+                    saved=(a if b.requires_grad else None, b))
 
 
 def neg(x: Tensor) -> Tensor:
     """-x.   dx = -g"""
+    if not isinstance(x, Tensor):  # -x.data would negate a NumPy array's memoryview
+        raise _not_a_tensor("neg", "x", x)
+
     def backward(ctx, g):
         return (-g,)
 
@@ -78,57 +120,98 @@ def neg(x: Tensor) -> Tensor:
 
 
 def pow(a, b) -> Tensor:
-    """a ** b.   da = g * b * a^(b-1),  db = g * a^b * ln(a)   (ln a taken as 0 where a = 0:
-    there a^b is the constant 0 for b > 0, whose slope is 0, not 0 * ln 0 = nan)"""
+    """a ** b, differentiated as PyTorch does at the edges (zero and negative bases):
+
+        da = g * b a^(b-1),  and 0 wherever b = 0: a^0 is the constant 1, even at a = 0
+             (where b a^(b-1) would be 0 * 0^-1 = nan)
+        db = g * a^b ln a,   and at a = 0: 0 for b >= 0 (0^b is constant there, not
+             0 * ln 0 = nan), a^b ln 0 = -a^b = -inf for b < 0 (a^b = inf), nan for a < 0
+             (a^b is real only at integer b, a set without a slope)
+    """
     a, b = _operands(a, b, "pow")
 
     def backward(ctx, g):
         a_, b_, out = ctx.saved
-        ga = g * b_ * a_ ** (b_ - 1) if a.requires_grad else None
-        gb = None
-        if b.requires_grad:
-            if isinstance(a_, int | float):  # a Python number, as in 2 ** x
-                log_a = math.log(a_) if a_ != 0 else 0.0
+        xp = ctx.xp
+        ga = gb = None
+        if a.requires_grad:
+            if isinstance(b_, int | float):  # a Python exponent, as in x ** 2
+                ga = xp.zeros_like(g) if b_ == 0 else g * (b_ * a_ ** (b_ - 1))
             else:
-                xp = ctx.xp
-                log_a = xp.log(xp.where(a_ == 0, 1.0, a_))
-            gb = g * out * log_a
+                zero = b_ == 0  # exponent 1 there, so that a^(b-1) cannot be 0^-1 = inf
+                ga = xp.where(zero, 0.0, g * (b_ * a_ ** (xp.where(zero, 1.0, b_) - 1)))
+        if b.requires_grad:
+            gb = g * _times_log_base(xp, out, a_, b_)
         return ga, gb
 
     return _from_op(a.data ** b.data, (a, b), backward,
                     saved=(a, b, OUTPUT if b.requires_grad else None))
 
 
+def _times_log_base(xp, out, a, b):
+    """a^b ln a for pow's exponent gradient (out = a^b), with PyTorch's values where ln a is not
+    finite, and without computing ln 0 or ln(-1) (NumPy would warn about each):
+    0 at a = 0, b >= 0;  -out (= inf * -inf = -inf for a = +0) at a = 0, b < 0;  nan for a < 0.
+    ``a`` is a Python number (2 ** x) or an array/tensor like ``out``."""
+    if isinstance(a, int | float):
+        if a > 0:
+            return out * math.log(a)
+        return xp.where(b >= 0, 0.0, -out) if a == 0 else out * math.nan
+    positive = a > 0  # ln a computed there only, and out too (0^-1 = inf times ln 1 = 0 warns)
+    log_a = xp.log(xp.where(positive, a, 1.0))
+    at_zero = xp.where(b >= 0, 0.0, -out)
+    return xp.where(positive, xp.where(positive, out, 0.0) * log_a,
+                    xp.where(a == 0, at_zero, math.nan))
+
+
 def exp(x: Tensor) -> Tensor:
     """e^x.   dx = g * e^x"""
+    try:
+        xp = x.device.xp
+    except AttributeError:
+        raise _not_a_tensor("exp", "x", x) from None
+
     def backward(ctx, g):
         (out,) = ctx.saved
         return (g * out,)
 
-    return _from_op(x.device.xp.exp(x.data), (x,), backward, saved=(OUTPUT,))
+    return _from_op(xp.exp(x.data), (x,), backward, saved=(OUTPUT,))
 
 
 def log(x: Tensor) -> Tensor:
     """ln x.   dx = g / x"""
+    try:
+        xp = x.device.xp
+    except AttributeError:
+        raise _not_a_tensor("log", "x", x) from None
+
     def backward(ctx, g):
         (x_,) = ctx.saved
         return (g / x_,)
 
-    return _from_op(x.device.xp.log(x.data), (x,), backward, saved=(x,))
+    return _from_op(xp.log(x.data), (x,), backward, saved=(x,))
 
 
 def sqrt(x: Tensor) -> Tensor:
     """sqrt(x).   dx = g / (2 sqrt(x))"""
+    try:
+        xp = x.device.xp
+    except AttributeError:
+        raise _not_a_tensor("sqrt", "x", x) from None
+
     def backward(ctx, g):
         (out,) = ctx.saved
         return (g / (2 * out),)
 
-    return _from_op(x.device.xp.sqrt(x.data), (x,), backward, saved=(OUTPUT,))
+    return _from_op(xp.sqrt(x.data), (x,), backward, saved=(OUTPUT,))
 
 
 def abs(x: Tensor) -> Tensor:
     """|x|.   dx = g * sign(x)   (0 at x = 0)"""
-    xp = x.device.xp
+    try:
+        xp = x.device.xp
+    except AttributeError:
+        raise _not_a_tensor("abs", "x", x) from None
     sign = xp.sign(x.data)  # a constant of the backward: its own derivative is 0
 
     def backward(ctx, g):
@@ -141,7 +224,15 @@ def clamp(x: Tensor, min=None, max=None) -> Tensor:
     """x limited to [min, max] (either may be None).   dx = g where min <= x <= max, else 0"""
     if min is None and max is None:
         raise ValueError("clamp needs min or max (or both)")
-    xp = x.device.xp
+    for name, bound in (("min", min), ("max", max)):
+        # (the first test is the cheap one: most bounds are Python numbers)
+        if not isinstance(bound, int | float | None) and not isinstance(bound, numbers.Real):
+            raise TypeError(f"clamp: expected a number (or None) for '{name}', got "
+                            f"{_type_name(bound)}; for tensor bounds use maximum/minimum")
+    try:
+        xp = x.device.xp
+    except AttributeError:
+        raise _not_a_tensor("clamp", "x", x) from None
     inside = None
     if x.requires_grad:
         if min is not None:
@@ -188,11 +279,16 @@ def minimum(a, b) -> Tensor:
 
 
 def where(condition, a, b) -> Tensor:
-    """a where condition else b.   da = g where condition, db = g elsewhere"""
+    """a where condition else b.   da = g where condition, db = g elsewhere
+
+    condition: a bool tensor (or, beside a tensor a or b, a bool array on its device).
+    """
     if isinstance(condition, Tensor):
         like = condition
     else:
         like = a if isinstance(a, Tensor) else b
+        if not isinstance(like, Tensor):
+            raise _not_a_tensor("where", "condition", condition)
         condition = _lift(condition, like, "where")
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         a = Tensor(a, device=like.device)  # two numbers: the result takes the default dtype
@@ -200,6 +296,9 @@ def where(condition, a, b) -> Tensor:
     b = _lift(b, like, "where")
     xp = like.device.xp
     cond = condition.data
+    if condition.dtype.kind != "b":  # NumPy would read nonzero as True; PyTorch refuses
+        raise TypeError(f"where: expected a bool condition, got a tensor of dtype "
+                        f"{condition.dtype}; compare first (x > 0)")
 
     def backward(ctx, g):
         zero = ctx.xp.zeros_like(g)

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import math
+
 from minigrad.ops.elementwise import mul
 from minigrad.ops.linalg import _axis_sum
 from minigrad.ops.shape import reshape
@@ -28,7 +30,8 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         raise ValueError(f"linear: weight of shape {weight.shape} expects inputs (..., "
                          f"{in_features}), got shape {x.shape}")
     xp = x.device.xp
-    x2 = xp.reshape(x.data, (-1, in_features))
+    rows = math.prod(x.shape[:-1])  # not -1: that is ambiguous for in_features = 0
+    x2 = xp.reshape(x.data, (rows, in_features))
     # A column-major x (e.g. the flattened batch-last images of ops/conv.py) gets a column-major
     # output and gradient, computed as the transpose of W x2^T (same product, free view): the
     # elementwise ops next to this layer then see operands of one memory order, several times
@@ -42,14 +45,14 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     def backward(ctx, g):
         x_, w = ctx.saved  # x only when the weight needs a gradient, w only for x
         xp = ctx.xp
-        g2 = xp.reshape(g, (-1, out_features))
+        g2 = xp.reshape(g, (rows, out_features))
         gx = gw = None
         if x.requires_grad:
             w_t = xp.matrix_transpose(w)
             gx = xp.matrix_transpose(w_t @ xp.matrix_transpose(g2)) if transposed else g2 @ w
             gx = xp.reshape(gx, x.shape)
         if weight.requires_grad:
-            gw = xp.matrix_transpose(g2) @ xp.reshape(x_, (-1, in_features))
+            gw = xp.matrix_transpose(g2) @ xp.reshape(x_, (rows, in_features))
         if bias is None:
             return gx, gw
         return gx, gw, (_axis_sum(g2, axis=0) if bias.requires_grad else None)

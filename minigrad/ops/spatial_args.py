@@ -4,6 +4,7 @@ their layers: each rule in one place, each bad argument one clear message."""
 from __future__ import annotations
 
 from minigrad.backend import DeviceError
+from minigrad.ops.elementwise import _not_a_tensor
 from minigrad.tensor import Tensor
 
 __all__ = ["conv_output_size", "conv_transpose_output_size", "pool_output_size"]
@@ -69,17 +70,24 @@ def _resolve_padding(padding, kernel, dilation) -> tuple[tuple[int, int], tuple[
 
 
 def _check_input(op: str, x: Tensor, *others: Tensor | None) -> None:
-    if not isinstance(x, Tensor) or x.ndim != 4:
-        shape = x.shape if isinstance(x, Tensor) else type(x).__name__
-        raise ValueError(f"{op}: expected an input of shape (N, C, H, W), got {shape}")
+    """The input must be a tensor of shape (N, C, H, W); the parameters as _check_operands."""
+    if not isinstance(x, Tensor):
+        raise _not_a_tensor(op, "input", x)
+    if x.ndim != 4:
+        raise ValueError(f"{op}: expected an input of shape (N, C, H, W), got {x.shape}")
     _check_operands(op, x, *others)
 
 
 def _check_operands(op: str, x: Tensor, *others: Tensor | None) -> None:
-    """The parameters (None: absent) must live on the input's device. Mixed dtypes promote
-    as in every other op (float32 weights with float64 data compute in float64)."""
+    """The input must be a tensor, and the parameters (None: absent) tensors on its device.
+    Mixed dtypes promote as in every other op (float32 weights with float64 data compute in
+    float64)."""
+    if not isinstance(x, Tensor):  # (a NumPy array has a .device too: "cpu", a string)
+        raise _not_a_tensor(op, "input", x)
     for t in others:
-        if t is not None and t.device is not x.device:
+        if t is not None and getattr(t, "device", None) is not x.device:
+            if not isinstance(t, Tensor):
+                raise _not_a_tensor(op, "parameter", t)
             raise DeviceError(f"{op}: input on {x.device} but parameter on {t.device}; "
                               "move the layer with .to(device)")
 

@@ -3,8 +3,17 @@
 from __future__ import annotations
 
 import math
+import numbers
 
-from minigrad.optim.optimizer import Optimizer, update_square_average_, with_weight_decay
+import numpy as np
+
+from minigrad.optim.optimizer import (
+    Optimizer,
+    check_nonnegative,
+    flag_option,
+    update_square_average_,
+    with_weight_decay,
+)
 
 __all__ = ["Adam", "AdamW"]
 
@@ -27,15 +36,24 @@ class Adam(Optimizer):
 
     def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False):
-        super().__init__(params, {"lr": lr, "betas": tuple(betas), "eps": eps,
+        super().__init__(params, {"lr": lr, "betas": betas, "eps": eps,
                                   "weight_decay": weight_decay, "amsgrad": amsgrad})
 
     def _check_options(self, group: dict) -> None:
         super()._check_options(group)
-        if len(group["betas"]) != 2 or not all(0 <= b < 1 for b in group["betas"]):
-            raise ValueError(f"betas must be two numbers in [0, 1), got {group['betas']}")
-        if group["eps"] < 0:
-            raise ValueError(f"eps must be >= 0, got {group['eps']}")
+        check_nonnegative(group, "eps", "epsilon value")
+        flag_option(group, "amsgrad")
+        betas = group["betas"]
+        if (not isinstance(betas, tuple | list) or len(betas) != 2
+                or not all(isinstance(b, numbers.Real) and not isinstance(b, bool | np.bool_)
+                           for b in betas)):
+            raise TypeError(f"betas must be a pair of numbers (beta1, beta2), got "
+                            f"{type(betas).__name__} {betas!r}")
+        for i, b in enumerate(betas):
+            if not 0 <= b < 1:  # also false for NaN
+                raise ValueError(f"Invalid beta parameter at index {i}: {b} (betas must be two "
+                                 "numbers in [0, 1))")
+        group["betas"] = (float(betas[0]), float(betas[1]))
 
     def _update(self, p, g, state, group):
         xp = p.device.xp

@@ -4,6 +4,11 @@ number t of ``scheduler.step()`` calls so far (count epochs or iterations, as yo
 Each group's starting rate is remembered in the group as "initial_lr" (as PyTorch does), so
 it travels with the optimizer's state_dict. Creating a scheduler applies the rate for t = 0.
 
+Arguments are checked as the optimizers check theirs: step counts (step_size, T_max,
+total_iters, milestones) must be ints (TypeError otherwise), rates and factors finite numbers
+in their range (ValueError otherwise, NaN included); ``load_state_dict`` checks a saved state
+the same way before it changes anything.
+
 Linear warm-up followed by cosine decay, over ``total`` steps::
 
     warmup = LinearLR(opt, start_factor=0.01, total_iters=500)
@@ -16,7 +21,12 @@ Linear warm-up followed by cosine decay, over ``total`` steps::
 from __future__ import annotations
 
 import bisect
+import copy
 import math
+import numbers
+from collections.abc import Mapping
+
+import numpy as np
 
 from minigrad.optim.optimizer import Optimizer
 
@@ -24,18 +34,64 @@ __all__ = ["LRScheduler", "StepLR", "ExponentialLR", "CosineAnnealingLR", "Linea
            "SequentialLR"]
 
 
+def _count(value, name: str, low: int = 1) -> int:
+    """A number of steps: a Python or NumPy int (not a bool) >= low."""
+    if isinstance(value, bool | np.bool_) or not isinstance(value, int | np.integer):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+    if value < low:
+        raise ValueError(f"{name} must be >= {low}, got {value}")
+    return int(value)
+
+
+def _real(value, name: str, low: float = 0.0, high: float = math.inf) -> float:
+    """A finite real number in [low, high] (a bool, a string or NaN refused)."""
+    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
+    value = float(value)
+    if not (low <= value <= high and math.isfinite(value)):  # also false for NaN
+        where = f">= {low:g}" if high == math.inf else f"in [{low:g}, {high:g}]"
+        raise ValueError(f"{name} must be a finite number {where}, got {value}")
+    return value
+
+
+def _rates(values, name: str, n: int) -> list[float]:
+    """One learning rate (a finite number >= 0) per parameter group."""
+    if not isinstance(values, list | tuple) or len(values) != n:
+        raise ValueError(f"{name} must be a list of {n} rates (one per parameter group), got "
+                         f"{type(values).__name__} {values!r}")
+    return [_real(v, f"{name}[{i}]") for i, v in enumerate(values)]
+
+
 class LRScheduler:
-    """Base class: subclasses give the rate of a group with starting rate ``base`` at step t."""
+    """Base class: subclasses give the rate of a group with starting rate ``base`` at step t,
+    and check their options in ``_check``."""
+
+    # Entries of state_dict() that hold the states of other schedulers (SequentialLR).
+    _nested: tuple[str, ...] = ()
 
     def __init__(self, optimizer: Optimizer):
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"expected an Optimizer, got {type(optimizer).__name__}")
         self.optimizer = optimizer
-        for group in optimizer.param_groups:
-            group.setdefault("initial_lr", group["lr"])
-        self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
+        self._check()
+        groups = optimizer.param_groups
+        self.base_lrs = _rates([group.get("initial_lr", group["lr"]) for group in groups],
+                               "the groups' initial_lr", len(groups))
+        for group, base in zip(groups, self.base_lrs, strict=True):
+            group.setdefault("initial_lr", base)
         self.last_epoch = -1
         self.step()
+
+    def _check(self) -> None:
+        """Check (and normalize) the subclass's options; raise TypeError or ValueError."""
+
+    def _check_state(self) -> None:
+        """Check everything state_dict() holds (a loaded state, before it is used)."""
+        n = len(self.optimizer.param_groups)
+        self.last_epoch = _count(self.last_epoch, "last_epoch", 0)
+        self.base_lrs = _rates(self.base_lrs, "base_lrs", n)
+        self._last_lr = _rates(self._last_lr, "_last_lr", n)
+        self._check()
 
     def _lr(self, base: float, t: int) -> float:
         raise NotImplementedError
@@ -63,20 +119,48 @@ class LRScheduler:
         return {k: v for k, v in self.__dict__.items() if k != "optimizer"}
 
     def load_state_dict(self, state_dict: dict) -> None:
-        """Resume from ``state_dict()``; the groups get the rates of the saved step again."""
-        self.__dict__.update(state_dict)
-        self._set(self._last_lr)
+        """Resume from ``state_dict()``; the groups get the rates of the saved step again.
+        Every entry is checked first: a bad one raises ValueError or TypeError naming it, and
+        nothing changes."""
+        for scheduler, values in self._validated(state_dict):
+            scheduler.__dict__.update(values)
+            scheduler._set(scheduler._last_lr)
+
+    def _validated(self, state_dict) -> list[tuple[LRScheduler, dict]]:
+        """[(scheduler, its checked new attributes)] for this scheduler and those it holds,
+        the innermost first; raises before anything is changed."""
+        name = f"{type(self).__name__}.load_state_dict"
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"{name}: expected a dict, got {type(state_dict).__name__}")
+        expected, given = set(self.state_dict()), set(state_dict)
+        problems = []
+        if expected - given:
+            problems.append(f"missing key(s) {sorted(expected - given)}")
+        if given - expected:
+            problems.append(f"unexpected key(s) {sorted(map(str, given - expected))}")
+        if problems:
+            raise ValueError(f"{name}: " + "; ".join(problems))
+        values = {k: v for k, v in state_dict.items() if k not in self._nested}
+        trial = copy.copy(self)  # checked (and normalized) on a copy, not on self
+        trial.__dict__.update(values)
+        try:
+            trial._check_state()
+        except (TypeError, ValueError) as err:
+            raise type(err)(f"{name}: {err}") from None
+        return [(self, {k: trial.__dict__[k] for k in values})]
 
 
 class StepLR(LRScheduler):
     """lr = base * gamma ** (t // step_size): decay by gamma every step_size steps."""
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1):
-        if step_size < 1:
-            raise ValueError(f"step_size must be >= 1, got {step_size}")
-        self.step_size = int(step_size)
+        self.step_size = step_size
         self.gamma = gamma
         super().__init__(optimizer)
+
+    def _check(self):
+        self.step_size = _count(self.step_size, "step_size")
+        self.gamma = _real(self.gamma, "gamma")
 
     def _lr(self, base, t):
         return base * self.gamma ** (t // self.step_size)
@@ -88,6 +172,9 @@ class ExponentialLR(LRScheduler):
     def __init__(self, optimizer: Optimizer, gamma: float):
         self.gamma = gamma
         super().__init__(optimizer)
+
+    def _check(self):
+        self.gamma = _real(self.gamma, "gamma")
 
     def _lr(self, base, t):
         return base * self.gamma ** t
@@ -101,11 +188,13 @@ class CosineAnnealingLR(LRScheduler):
     """
 
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0):
-        if T_max < 1:
-            raise ValueError(f"T_max must be >= 1, got {T_max}")
         self.T_max = T_max
         self.eta_min = eta_min
         super().__init__(optimizer)
+
+    def _check(self):
+        self.T_max = _count(self.T_max, "T_max")
+        self.eta_min = _real(self.eta_min, "eta_min")
 
     def _lr(self, base, t):
         return self.eta_min + (base - self.eta_min) * (1 + math.cos(math.pi * t / self.T_max)) / 2
@@ -118,15 +207,20 @@ class LinearLR(LRScheduler):
 
     def __init__(self, optimizer: Optimizer, start_factor: float = 1 / 3,
                  end_factor: float = 1.0, total_iters: int = 5):
-        if start_factor < 0 or end_factor < 0:
-            raise ValueError(f"factors must be >= 0, got start_factor={start_factor}, "
-                             f"end_factor={end_factor}")
-        if total_iters < 1:
-            raise ValueError(f"total_iters must be >= 1, got {total_iters}")
         self.start_factor = start_factor
         self.end_factor = end_factor
         self.total_iters = total_iters
         super().__init__(optimizer)
+
+    def _check(self):
+        # PyTorch's ranges and words: the factors scale the starting rate down, never up.
+        start = _real(self.start_factor, "start_factor", 0.0, 1.0)
+        if start == 0:
+            raise ValueError("Starting multiplicative factor expected to be greater than 0 and "
+                             "less or equal to 1, got start_factor=0.0")
+        self.start_factor = start
+        self.end_factor = _real(self.end_factor, "end_factor", 0.0, 1.0)
+        self.total_iters = _count(self.total_iters, "total_iters")
 
     def _lr(self, base, t):
         progress = min(t, self.total_iters) / self.total_iters
@@ -137,18 +231,31 @@ class SequentialLR(LRScheduler):
     """Run ``schedulers`` one after another: the i-th takes over at step milestones[i-1] and
     sees its own step count restart at 0 (as torch's SequentialLR)."""
 
+    _nested = ("schedulers",)
+
     def __init__(self, optimizer: Optimizer, schedulers: list[LRScheduler],
                  milestones: list[int]):
+        self.schedulers = list(schedulers)
+        self.milestones = milestones
+        super().__init__(optimizer)
+
+    def _check(self):
+        schedulers, milestones = self.schedulers, self.milestones
+        if not all(isinstance(s, LRScheduler) for s in schedulers):
+            raise TypeError("SequentialLR runs schedulers, got "
+                            f"{[type(s).__name__ for s in schedulers]}")
+        if not isinstance(milestones, list | tuple):
+            raise TypeError(f"milestones must be a list of ints, got "
+                            f"{type(milestones).__name__} {milestones!r}")
         if len(milestones) != len(schedulers) - 1:
             raise ValueError(f"{len(schedulers)} schedulers need {len(schedulers) - 1} "
                              f"milestones, got {len(milestones)}")
-        if list(milestones) != sorted(milestones) or any(m < 1 for m in milestones):
+        milestones = [_count(m, "a milestone") for m in milestones]
+        if milestones != sorted(milestones):
             raise ValueError(f"milestones must be increasing positive steps, got {milestones}")
-        if any(s.optimizer is not optimizer for s in schedulers):
+        if any(s.optimizer is not self.optimizer for s in schedulers):
             raise ValueError("every scheduler in a SequentialLR must drive the same optimizer")
-        self.schedulers = list(schedulers)
-        self.milestones = list(milestones)
-        super().__init__(optimizer)
+        self.milestones = milestones
 
     def lr_at(self, t: int) -> list[float]:
         i = bisect.bisect_right(self.milestones, t)
@@ -160,8 +267,11 @@ class SequentialLR(LRScheduler):
         state["schedulers"] = [s.state_dict() for s in self.schedulers]
         return state
 
-    def load_state_dict(self, state_dict: dict) -> None:
-        state_dict = dict(state_dict)
-        for scheduler, state in zip(self.schedulers, state_dict.pop("schedulers"), strict=True):
-            scheduler.load_state_dict(state)
-        super().load_state_dict(state_dict)
+    def _validated(self, state_dict) -> list[tuple[LRScheduler, dict]]:
+        states = state_dict.get("schedulers") if isinstance(state_dict, Mapping) else None
+        if not isinstance(states, list | tuple) or len(states) != len(self.schedulers):
+            raise ValueError(f"SequentialLR.load_state_dict: 'schedulers' must hold the states "
+                             f"of its {len(self.schedulers)} schedulers, got {states!r}")
+        updates = [u for scheduler, state in zip(self.schedulers, states, strict=True)
+                   for u in scheduler._validated(state)]
+        return updates + super()._validated(state_dict)

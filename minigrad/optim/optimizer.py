@@ -6,6 +6,12 @@ tensors and that group's hyperparameters ("lr", "weight_decay", ...). Per-parame
 the parameter's device. Subclasses write only ``_update``: how one parameter moves given its
 gradient; the arithmetic runs on the device, in place on ``p.data``.
 
+Checks: every hyperparameter is checked when a group is added or loaded (a NaN, a negative
+rate, a string: ValueError or TypeError in PyTorch's words). ``step()`` checks every gradient
+before it changes anything, and moves state buffers that live on another device or in another
+dtype than their parameter (after ``model.to(...)``) to the parameter's, as PyTorch's
+``load_state_dict`` does, so training simply continues where the parameters went.
+
 Speed: an update is a handful of passes over memory, so the updates modify buffers in place
 and keep at most one temporary array alive at a time. That matters more than it looks: with
 two or three parameter-sized temporaries alive, the C allocator tends to return their memory
@@ -14,13 +20,44 @@ to the OS and page-fault it back at every step, which made Adam 4x slower on Num
 
 from __future__ import annotations
 
+import math
+import numbers
+from collections.abc import Mapping
+
 import numpy as np
 
 from minigrad.autograd import enable_grad
-from minigrad.backend import device_of, transfer
+from minigrad.backend import DeviceError, device_of, transfer
 from minigrad.tensor import Tensor, _leaf
 
 __all__ = ["Optimizer"]
+
+
+def real_option(group: dict, name: str) -> float:
+    """``group[name]`` as a float: a Python or NumPy real number (a bool, a string, a tensor
+    raise TypeError). Stored back as a Python float, so that NumPy scalars never meet CuPy."""
+    value = group[name]
+    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
+    group[name] = float(value)
+    return group[name]
+
+
+def flag_option(group: dict, name: str) -> bool:
+    """``group[name]`` as a bool (True/False; a string such as "no" would be truthy)."""
+    value = group[name]
+    if not isinstance(value, bool | np.bool_):
+        raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r}")
+    group[name] = bool(value)
+    return group[name]
+
+
+def check_nonnegative(group: dict, name: str, label: str) -> None:
+    """A finite real >= 0 (NaN and infinity refused), with PyTorch's message
+    "Invalid <label>: <value>" followed by the rule."""
+    value = real_option(group, name)
+    if not 0 <= value < math.inf:  # also false for NaN
+        raise ValueError(f"Invalid {label}: {value} ({name} must be >= 0 and finite)")
 
 
 def with_weight_decay(g, p: Tensor, weight_decay: float):
@@ -57,6 +94,8 @@ class Optimizer:
         self.param_groups: list[dict] = []
         # Keyed by the parameter itself: Tensor hashes by identity (see ops/__init__.py).
         self.state: dict[Tensor, dict] = {}
+        # p -> (its state dict, device, dtype) when its buffers were last known to be there.
+        self._placed: dict[Tensor, tuple] = {}
         params = list(params)
         if not params:
             raise ValueError("the optimizer got an empty list of parameters")
@@ -94,11 +133,12 @@ class Optimizer:
         self.param_groups.append(full)
 
     def _check_options(self, group: dict) -> None:
-        """Raise ValueError for hyperparameters outside their range (subclasses extend)."""
-        if group["lr"] < 0:
-            raise ValueError(f"lr must be >= 0, got {group['lr']}")
-        if group.get("weight_decay", 0) < 0:
-            raise ValueError(f"weight_decay must be >= 0, got {group['weight_decay']}")
+        """Raise TypeError for a hyperparameter that is not a number and ValueError for one
+        outside its range, NaN included; numbers are stored as Python floats (subclasses
+        extend this)."""
+        check_nonnegative(group, "lr", "learning rate")
+        if "weight_decay" in group:
+            check_nonnegative(group, "weight_decay", "weight_decay value")
 
     def zero_grad(self) -> None:
         """Forget every parameter's gradient (``p.grad = None``), ready for the next backward."""
@@ -116,12 +156,47 @@ class Optimizer:
         if closure is not None:
             with enable_grad():
                 loss = closure()
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is not None:
-                    self._update(p, p.grad.data, self.state.setdefault(p, {}), group)
-                    p._bump_version()  # an in-place change: old graphs that saved p refuse
+        # Check every gradient before the first update, so that a bad one changes nothing.
+        todo = [(p, group) for group in self.param_groups for p in group["params"]
+                if p.grad is not None]
+        for p, _ in todo:
+            where = f"{type(self).__name__}.step: a parameter of shape {p.shape} on {p.device}"
+            if p.grad.device is not p.device:
+                raise DeviceError(f"{where} has its gradient on {p.grad.device}; nothing was "
+                                  "updated")
+            if p.grad.shape != p.shape:
+                raise ValueError(f"{where} has a gradient of shape {p.grad.shape}; nothing was "
+                                 "updated")
+        for p, _ in todo:
+            self._follow_parameter(p)
+        for p, group in todo:
+            g = p.grad.data
+            if g.dtype != p.data.dtype:  # e.g. a float64 gradient for a float32 parameter
+                g = p.device.xp.astype(g, p.data.dtype)
+            self._update(p, g, self.state.setdefault(p, {}), group)
+            p._bump_version()  # an in-place change: old graphs that saved p refuse
         return loss
+
+    def _follow_parameter(self, p: Tensor) -> None:
+        """Move p's state buffers to p's device and dtype if p moved or was cast since they
+        were made (``model.to(...)`` after steps): what PyTorch does when it loads a state.
+        Checked once per (state, device, dtype): a step normally costs one comparison."""
+        state = self.state.get(p)
+        if not state:
+            return
+        placed = self._placed.get(p)
+        if (placed is not None and placed[0] is state and placed[1] is p.device
+                and placed[2] == p.data.dtype):
+            return
+        for name, value in state.items():
+            if isinstance(value, numbers.Number):  # step counts
+                continue
+            if device_of(value) is not p.device:
+                value = transfer(value, p.device)
+            if value.dtype != p.data.dtype:
+                value = p.device.xp.astype(value, p.data.dtype)
+            state[name] = value
+        self._placed[p] = (state, p.device, p.data.dtype)
 
     def _update(self, p: Tensor, g, state: dict, group: dict) -> None:
         """Change ``p.data`` in place given its gradient array ``g`` (read-only: it may alias
@@ -149,51 +224,103 @@ class Optimizer:
         for p, buffers in self.state.items():
             if buffers:
                 state[positions[id(p)]] = {
-                    name: value if isinstance(value, int | float) else _leaf(value, p.device)
+                    name: value if isinstance(value, numbers.Number)
+                    else _leaf(value, device_of(value))  # not yet moved if p moved since
                     for name, value in buffers.items()}
         return {"state": state, "param_groups": groups}
 
-    def load_state_dict(self, state_dict: dict) -> None:
+    def load_state_dict(self, state_dict: Mapping) -> None:
         """Restore state saved by ``state_dict()`` into an optimizer over equally shaped
         parameters (possibly on another device): buffers are copied onto each parameter's
-        device and dtype. Everything is checked before anything changes."""
+        device and dtype. Every entry is checked and converted first (hyperparameters as by the
+        constructor): a bad one raises ValueError or TypeError naming it, and the optimizer is
+        left as it was."""
+        if not isinstance(state_dict, Mapping) or not {"state", "param_groups"} <= set(
+                state_dict):
+            raise ValueError("an optimizer state must be a dict with 'state' and 'param_groups' "
+                             f"entries, got {_describe(state_dict)}")
         saved_groups = state_dict["param_groups"]
+        if not isinstance(saved_groups, list | tuple) or not all(
+                isinstance(g, Mapping) and isinstance(g.get("params"), list | tuple)
+                for g in saved_groups):
+            raise ValueError("the loaded state's 'param_groups' must be a list of dicts, each "
+                             f"with a 'params' list, got {_describe(saved_groups)}")
         if len(saved_groups) != len(self.param_groups):
             raise ValueError(f"the loaded state has {len(saved_groups)} parameter groups, this "
                              f"optimizer has {len(self.param_groups)}")
         by_position: dict[int, Tensor] = {}
+        options = []
         for i, (saved, own) in enumerate(zip(saved_groups, self.param_groups, strict=True)):
             if len(saved["params"]) != len(own["params"]):
                 raise ValueError(f"parameter group {i}: the loaded state has "
                                  f"{len(saved['params'])} parameters, this optimizer has "
                                  f"{len(own['params'])}")
-            by_position.update((int(k), p) for k, p in zip(saved["params"], own["params"],
-                                                           strict=True))
+            for key, p in zip(saved["params"], own["params"], strict=True):
+                position = _position(key, f"parameter group {i} of the loaded state")
+                if position in by_position:
+                    raise ValueError(f"the loaded state lists parameter {position} twice")
+                by_position[position] = p
+            merged = {k: v for k, v in {**own, **saved}.items() if k != "params"}
+            try:
+                self._check_options(merged)
+            except (TypeError, ValueError) as err:
+                raise type(err)(f"parameter group {i} of the loaded state: {err}") from None
+            options.append(merged)
+        saved_state = state_dict["state"]
+        if not isinstance(saved_state, Mapping):
+            raise ValueError("the loaded state's 'state' must be a dict {position: buffers}, "
+                             f"got {_describe(saved_state)}")
         state = {}
-        for position, buffers in state_dict["state"].items():
-            position = int(position)  # tolerate serializers that turn keys into strings
+        for key, buffers in saved_state.items():
+            position = _position(key, "the loaded state's 'state'")
             if position not in by_position:
                 raise ValueError(f"the loaded state has buffers for parameter {position}, but "
                                  f"its groups list parameters {sorted(by_position)}")
+            if not isinstance(buffers, Mapping):
+                raise TypeError(f"the state of parameter {position} must be a dict of buffers, "
+                                f"got {_describe(buffers)}")
             p = by_position[position]
             state[p] = {name: _moved_to(value, p, f"state '{name}' of parameter {position}")
                         for name, value in buffers.items()}
+        # Everything is converted: only assignments from here on.
         self.state = state
-        for saved, own in zip(saved_groups, self.param_groups, strict=True):
-            own.update({k: v for k, v in saved.items() if k != "params"})
+        self._placed = {}
+        for merged, own in zip(options, self.param_groups, strict=True):
+            own.update(merged)
+
+
+def _describe(value) -> str:
+    text = repr(value)
+    return f"{type(value).__name__} {text if len(text) < 60 else text[:57] + '...'}"
+
+
+def _position(key, where: str) -> int:
+    """A parameter position: an int, or a string of digits (serializers such as JSON turn
+    integer keys into strings)."""
+    if isinstance(key, str) and key.isdigit():
+        return int(key)
+    if isinstance(key, bool | np.bool_) or not isinstance(key, int | np.integer):
+        raise ValueError(f"{where}: parameters are named by their position (an int), got "
+                         f"{_describe(key)}")
+    return int(key)
 
 
 def _moved_to(value, p: Tensor, what: str):
-    """A saved state entry for parameter ``p``: numbers stay; arrays and tensors become a copy
-    on p's device in p's dtype (a copy, so that two optimizers never share a buffer)."""
-    if isinstance(value, int | float | np.integer | np.floating):
+    """A saved state entry for parameter ``p``: finite numbers stay; arrays and tensors of
+    numbers become a copy on p's device in p's dtype (a copy, so that two optimizers never
+    share a buffer)."""
+    if isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_):
+        if not math.isfinite(value):
+            raise ValueError(f"{what} is {value}, expected a finite number")
         return value.item() if isinstance(value, np.generic) else value
     array = value.data if isinstance(value, Tensor) else value
     try:
-        device_of(array)
+        source = device_of(array)
     except TypeError:
         raise TypeError(f"{what}: expected a number, tensor or array, got "
-                        f"{type(value).__name__}") from None
+                        f"{_describe(value)}") from None
+    if source.canonical(array.dtype).kind not in "biuf":
+        raise TypeError(f"{what}: expected numbers, got an array of dtype {array.dtype}")
     if tuple(array.shape) != p.shape:
         raise ValueError(f"{what} has shape {tuple(array.shape)}, the parameter has shape "
                          f"{p.shape}")

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from minigrad.optim.optimizer import Optimizer, update_square_average_, with_weight_decay
+from minigrad.optim.optimizer import (
+    Optimizer,
+    check_nonnegative,
+    flag_option,
+    real_option,
+    update_square_average_,
+    with_weight_decay,
+)
 
 __all__ = ["RMSprop"]
 
@@ -28,11 +35,11 @@ class RMSprop(Optimizer):
 
     def _check_options(self, group: dict) -> None:
         super()._check_options(group)
-        if not 0 <= group["alpha"] <= 1:
-            raise ValueError(f"alpha must be in [0, 1], got {group['alpha']}")
-        if group["eps"] < 0 or group["momentum"] < 0:
-            raise ValueError(f"eps and momentum must be >= 0, got eps={group['eps']}, "
-                             f"momentum={group['momentum']}")
+        if not 0 <= real_option(group, "alpha") <= 1:  # also false for NaN
+            raise ValueError(f"Invalid alpha value: {group['alpha']} (alpha must be in [0, 1])")
+        check_nonnegative(group, "eps", "epsilon value")
+        check_nonnegative(group, "momentum", "momentum value")
+        flag_option(group, "centered")
 
     def _update(self, p, g, state, group):
         xp = p.device.xp

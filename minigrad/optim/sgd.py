@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from minigrad.optim.optimizer import Optimizer, with_weight_decay
+import math
+
+from minigrad.optim.optimizer import (
+    Optimizer,
+    check_nonnegative,
+    flag_option,
+    real_option,
+    with_weight_decay,
+)
 
 __all__ = ["SGD"]
 
@@ -24,10 +32,14 @@ class SGD(Optimizer):
 
     def _check_options(self, group: dict) -> None:
         super()._check_options(group)
-        if group["momentum"] < 0:
-            raise ValueError(f"momentum must be >= 0, got {group['momentum']}")
-        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
-            raise ValueError("nesterov momentum needs momentum > 0 and dampening = 0, got "
+        check_nonnegative(group, "momentum", "momentum value")
+        if not math.isfinite(real_option(group, "dampening")):
+            raise ValueError(f"Invalid dampening value: {group['dampening']} (dampening must be "
+                             "a finite number)")
+        nesterov = flag_option(group, "nesterov")
+        if nesterov and (group["momentum"] <= 0 or group["dampening"] != 0):
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening "
+                             "(nesterov momentum needs momentum > 0 and dampening = 0), got "
                              f"momentum={group['momentum']}, dampening={group['dampening']}")
 
     def _update(self, p, g, state, group):

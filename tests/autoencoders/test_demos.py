@@ -14,7 +14,8 @@ import minigrad as mg
 DEMOS = Path(__file__).resolve().parents[2] / "demos"
 sys.path.insert(0, str(DEMOS))
 
-import reproduce  # noqa: E402  (the demos folder is not a package)
+import contractive  # noqa: E402  (the demos folder is not a package)
+import reproduce  # noqa: E402
 import train_mnist_ae  # noqa: E402
 import train_mnist_vae  # noqa: E402
 
@@ -62,6 +63,26 @@ def test_vae_demo_writes_figures_and_metrics(tmp_path, model, device):
         -metrics["test_loss_bce_kl_per_image"])
     assert metrics["test_loss_bce_kl_per_image"] == pytest.approx(
         metrics["test_bce_per_image"] + metrics["test_kl_per_image"])
+
+
+@pytest.mark.parametrize("method", ["hutchinson", "exact"])
+def test_contractive_demo_writes_figures_and_metrics(tmp_path, method):
+    contractive.main([*TINY, "--hidden", "16", "--latent-dim", "4", "--method", method,
+                      "--measure-size", "100", "--sigmas", "0.01,0.1", "--out", str(tmp_path)])
+    for name in ["contraction.png", "reconstructions.png", "metrics.json", "ae/checkpoint.npz",
+                 "cae/metrics.jsonl"]:
+        assert (tmp_path / name).stat().st_size > 0, name
+    metrics = _metrics(tmp_path)
+    assert metrics["penalty"]["method"] == method and metrics["n_measured"] == 100
+    for model in ("autoencoder", "contractive"):
+        row = metrics[model]
+        assert set(row["noise"]) == {"0.01", "0.1"}
+        assert row["jacobian_frobenius"] > 0 and row["code_spread"] > 0
+        assert row["test_bce_per_image"] > 0 and row["test_sq_error_per_image"] > 0
+        moved = row["noise"]["0.1"]
+        assert moved["relative_displacement"] == pytest.approx(
+            moved["displacement"] / row["code_spread"])
+    assert "| contractive |" in metrics["table"]
 
 
 def test_reproduce_reports_each_target_and_fails_when_one_is_missed(tmp_path):

@@ -172,7 +172,7 @@ def _repeated_indices(lib):
 def _variance(lib):
     if lib is mg:
         return lambda x: ((x.var(axis=0, correction=1) ** 2).sum()
-                          + (x.var(axis=1, keepdims=True) * x).sum())
+                          + (x.var(axis=1, keepdims=True, correction=0) * x).sum())
     return lambda x: ((x.var(dim=0, correction=1) ** 2).sum()
                       + (x.var(dim=1, keepdim=True, correction=0) * x).sum())
 

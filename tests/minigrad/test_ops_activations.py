@@ -17,6 +17,11 @@ def np_gelu_tanh(x):
     return 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)))
 
 
+def np_gelu(x):
+    """x Phi(x), Phi(x) = erfc(-x / sqrt 2) / 2, with the standard library's erfc."""
+    return x * np.vectorize(math.erfc)(-x / math.sqrt(2)) / 2
+
+
 ACTIVATIONS = {
     "relu": (mg.relu, lambda x: np.maximum(x, 0)),
     "leaky_relu": (lambda x: x.leaky_relu(), lambda x: np.where(x > 0, x, 0.01 * x)),
@@ -26,7 +31,8 @@ ACTIVATIONS = {
     "sigmoid": (mg.sigmoid, np_sigmoid),
     "tanh": (lambda x: x.tanh(), np.tanh),
     "softplus": (mg.softplus, lambda x: np.log1p(np.exp(x))),
-    "gelu": (lambda x: x.gelu(), np_gelu_tanh),
+    "gelu": (lambda x: x.gelu(), np_gelu),
+    "gelu-tanh": (lambda x: mg.gelu(x, approximate="tanh"), np_gelu_tanh),
     "silu": (mg.silu, lambda x: x * np_sigmoid(x)),
 }
 
@@ -69,6 +75,7 @@ LIMITS = {
     "tanh": ((-1, 1), (0, 0)),
     "softplus": ((0, 1000), (0, 1)),
     "gelu": ((0, 1000), (0, 1)),
+    "gelu-tanh": ((0, 1000), (0, 1)),
     "silu": ((0, 1000), (0, 1)),
 }
 

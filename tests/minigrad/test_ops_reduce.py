@@ -21,11 +21,17 @@ def np_softmax(a, axis):
 REDUCTIONS = {
     "sum": (mg.sum, np.sum),
     "mean": (mg.mean, np.mean),
-    "var": (lambda x, axis=None, keepdims=False: x.var(axis, keepdims=keepdims), np.var),
+    # var and std default to PyTorch's unbiased estimate (correction=1, NumPy's ddof=1)
+    "var": (lambda x, axis=None, keepdims=False: x.var(axis, keepdims=keepdims),
+            lambda a, axis=None, keepdims=False: np.var(a, axis, ddof=1, keepdims=keepdims)),
+    "var-biased": (lambda x, axis=None, keepdims=False: x.var(axis, 0, keepdims), np.var),
     "var-unbiased": (lambda x, axis=None, keepdims=False: x.var(axis, 1, keepdims),
                      lambda a, axis=None, keepdims=False: np.var(a, axis, ddof=1,
                                                                  keepdims=keepdims)),
-    "std": (lambda x, axis=None, keepdims=False: x.std(axis=axis, keepdims=keepdims), np.std),
+    "std": (lambda x, axis=None, keepdims=False: x.std(axis=axis, keepdims=keepdims),
+            lambda a, axis=None, keepdims=False: np.std(a, axis, ddof=1, keepdims=keepdims)),
+    "std-biased": (lambda x, axis=None, keepdims=False: x.std(axis, correction=0,
+                                                              keepdims=keepdims), np.std),
     "std-unbiased": (lambda x, axis=None, keepdims=False: x.std(axis, correction=1,
                                                                 keepdims=keepdims),
                      lambda a, axis=None, keepdims=False: np.std(a, axis, ddof=1,
@@ -52,8 +58,9 @@ def test_reduction(device, rng, name, axis, keepdims):
     assert mg.gradcheck(lambda t: fn(t, axis=axis, keepdims=keepdims), (x,))
 
 
-# Single-element reductions: std has an infinite slope at 0 and correction=1 divides by zero.
-EDGE_OPS = ["sum", "mean", "var", "max", "min", "logsumexp"]
+# Single-element reductions: std has an infinite slope at 0 and correction=1 divides by zero
+# (tested in test_reliability_ops.py).
+EDGE_OPS = ["sum", "mean", "var-biased", "max", "min", "logsumexp"]
 
 
 @pytest.mark.parametrize("shape, axis", [((), None), ((), 0), ((), -1), ((), (0,)),
