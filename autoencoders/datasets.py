@@ -153,8 +153,10 @@ def read_idx(
 # MNIST
 # ---------------------------------------------------------------------------------------------
 
+_FIRST_MIRROR = "https://ossci-datasets.s3.amazonaws.com/mnist/"  # named in hints, even with
+# downloads disabled by emptying MNIST_MIRRORS
 MNIST_MIRRORS: tuple[str, ...] = (
-    "https://ossci-datasets.s3.amazonaws.com/mnist/",
+    _FIRST_MIRROR,
     "https://storage.googleapis.com/cvdf-datasets/mnist/",
     "http://yann.lecun.com/exdb/mnist/",
 )
@@ -190,13 +192,30 @@ _DOWNLOAD_TIMEOUT = 30.0  # seconds without data before a mirror counts as faile
 
 def mnist_dir(root: str | os.PathLike | None = None) -> Path:
     """Folder holding the MNIST .gz files: `root`, else $MINIGRAD_DATA, else the user cache
-    ($XDG_CACHE_HOME or ~/.cache, then minigrad/mnist)."""
+    ($XDG_CACHE_HOME or ~/.cache, then minigrad/mnist).
+
+    `root` and $MINIGRAD_DATA may also name the folder *above* the MNIST folder (a data
+    folder holding `mnist/` next to other data sets): when the folder itself holds no MNIST
+    file but its `mnist` subfolder does, the subfolder is used.
+    """
     if root is not None:
-        return Path(root).expanduser()
+        return _mnist_subfolder(Path(root).expanduser())
     if env := os.environ.get("MINIGRAD_DATA"):
-        return Path(env).expanduser()
+        return _mnist_subfolder(Path(env).expanduser())
     cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(cache) / "minigrad" / "mnist"
+
+
+def _has_mnist_files(folder: Path) -> bool:
+    return any((folder / f"{name}.gz").is_file() for name in MNIST_FILES)
+
+
+def _mnist_subfolder(folder: Path) -> Path:
+    """`folder`, or `folder/mnist` when only the latter holds MNIST files. Downloads into a
+    folder with neither go to `folder` itself, as before."""
+    if not _has_mnist_files(folder) and _has_mnist_files(folder / "mnist"):
+        return folder / "mnist"
+    return folder
 
 
 def _check_mnist(data: bytes, name: str, source: str) -> np.ndarray:
@@ -279,8 +298,8 @@ def _fetch(url: str, out: BinaryIO, name: str) -> np.ndarray:
 def _manual_hint(name: str, folder: Path, mirrors: Sequence[str]) -> str:
     return (
         f"To install by hand, download {name}.gz (gzip-compressed, as published; e.g. from "
-        f"{mirrors[0] if mirrors else MNIST_MIRRORS[0]}) into {folder}, "
-        "or set MINIGRAD_DATA to a folder that holds them."
+        f"{(*mirrors, *MNIST_MIRRORS, _FIRST_MIRROR)[0]}) into {folder}, "
+        "or set MINIGRAD_DATA to a folder that holds them (or holds them in mnist/)."
     )
 
 

@@ -2,7 +2,9 @@
 Fréchet distance between feature distributions (FID-style), and k-nearest-neighbour accuracy
 of codes; and how much an encoder contracts its input space (the contractive autoencoder's
 measurements: code displacement under input noise and the norm of the encoder's Jacobian),
-which run the model on its device in batches and return NumPy arrays.
+which run the model on its device in batches and return NumPy arrays. A VAE's test
+log-likelihood, the importance-weighted estimate with k samples, is ``log_likelihood``
+(defined in ``autoencoders.likelihood``, re-exported here).
 
 Image metrics return one value per image, so a demo reports their mean over a test set (and
 can show the spread); images are float arrays in [0, 1].
@@ -15,11 +17,13 @@ from collections.abc import Sequence
 import numpy as np
 
 import minigrad as mg
+from autoencoders.likelihood import LogLikelihood, log_likelihood
 from autoencoders.models.contractive import contractive_penalty
 from autoencoders.train import predict
 from minigrad.data import DataLoader
 
 __all__ = [
+    "LogLikelihood",
     "code_displacement",
     "contraction",
     "encoder_jacobian_norms",
@@ -27,6 +31,7 @@ __all__ = [
     "frechet_distance",
     "frechet_distance_features",
     "knn_accuracy",
+    "log_likelihood",
     "psnr",
     "ssim",
 ]

@@ -13,7 +13,14 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["pyplot", "tile", "save_image_rows", "save_image_grid", "save_curves"]
+__all__ = ["pyplot", "tile", "save_image_rows", "save_image_grid", "save_curves",
+           "save_contraction", "save_sample_panels", "save_scatter_panels", "save_side_by_side",
+           "save_sweep"]
+
+DPI = 100  # pixels per inch of the saved PNGs
+TITLE_SIZE = 12  # points: still readable when the README shows a figure at half its width
+LABEL_SIZE = 10
+MIN_TILE = 28  # pixels: the least an image of a grid gets (MNIST digits at their own size)
 
 
 def pyplot():
@@ -50,7 +57,7 @@ def _show(ax, canvas: np.ndarray) -> None:
 
 
 def _save(fig, path: str | os.PathLike) -> None:
-    fig.savefig(path, dpi=100, bbox_inches="tight")
+    fig.savefig(path, dpi=DPI, bbox_inches="tight")
     pyplot().close(fig)
 
 
@@ -62,26 +69,36 @@ def save_image_rows(rows: Mapping[str, np.ndarray], path: str | os.PathLike,
     """
     strips = [tile(images, len(images)) for images in rows.values()]
     height, width = strips[0].shape[:2]
+    # The axes fill the figure's width and each row is exactly as tall as its strip, so no
+    # empty bands open between the rows (the labels and title lie outside, kept by the tight
+    # bounding box); a strip of 28-pixel digits gets about 0.6 inches per image.
+    width_in = max(4.0, width / 28 * 0.6)
+    row_in = width_in * height / width
+    gap = 0.1  # between rows, as a fraction of a row's height
     fig, axes = pyplot().subplots(len(strips), 1, squeeze=False,
-                             figsize=(max(4.0, width / 28 * 0.6), 0.75 * len(strips) + 0.4))
+                                  figsize=(width_in, len(strips) * row_in * (1 + gap)))
+    fig.subplots_adjust(left=0, right=1, bottom=0, top=1, hspace=gap)
     for ax, label, canvas in zip(axes[:, 0], rows, strips, strict=True):
         _show(ax, canvas)
-        ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9)
+        ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=LABEL_SIZE)
     if title:
-        fig.suptitle(title, fontsize=10)
+        fig.suptitle(title, y=1.0, va="bottom", fontsize=TITLE_SIZE)
     _save(fig, path)
 
 
 def save_image_grid(images: np.ndarray, path: str | os.PathLike, ncols: int,
                     title: str | None = None) -> None:
-    """The images in a grid of ``ncols`` columns."""
+    """The images in a grid of ``ncols`` columns, at least 5 inches on the long side and
+    each image at least MIN_TILE pixels tall (a 20 x 20 manifold of digits stays readable)."""
     canvas = tile(images, ncols)
     height, width = canvas.shape[:2]
-    scale = 5.0 / max(height, width)
-    fig, ax = pyplot().subplots(figsize=(width * scale, height * scale + (0.4 if title else 0)))
+    zoom = max(1.0, MIN_TILE / np.shape(images)[1])  # screen pixels per image pixel
+    scale = max(zoom / DPI, 5.0 / max(height, width))  # inches per image pixel
+    fig, ax = pyplot().subplots(figsize=(width * scale, height * scale))
+    fig.subplots_adjust(left=0, right=1, bottom=0, top=1)
     _show(ax, canvas)
     if title:
-        ax.set_title(title, fontsize=10)
+        ax.set_title(title, fontsize=TITLE_SIZE)
     _save(fig, path)
 
 
@@ -99,5 +116,96 @@ def save_curves(history: Sequence[Mapping[str, float]], keys: Sequence[str],
     ax.grid(alpha=0.3)
     ax.legend()
     if title:
-        ax.set_title(title, fontsize=10)
+        ax.set_title(title, fontsize=TITLE_SIZE)
+    _save(fig, path)
+
+
+def save_side_by_side(images: Mapping[str, np.ndarray], path: str | os.PathLike) -> None:
+    """Whole (H, W, 3) images in one row, each titled (e.g. a photo and its colorizations)."""
+    fig, axes = pyplot().subplots(1, len(images), figsize=(3.6 * len(images), 3.0),
+                                  squeeze=False)
+    for ax, (title, image) in zip(axes[0], images.items(), strict=True):
+        _show(ax, np.clip(image, 0, 1))
+        ax.set_title(title, fontsize=TITLE_SIZE)
+    _save(fig, path)
+
+
+def save_sample_panels(samples: Mapping[str, np.ndarray], captions: Mapping[str, str],
+                       path: str | os.PathLike, ncols: int = 8) -> None:
+    """One grid of ncols x ncols images per entry of ``samples``, side by side, each titled
+    with its name and its caption (e.g. its scores)."""
+    fig, axes = pyplot().subplots(1, len(samples), figsize=(3.2 * len(samples), 3.9),
+                                  squeeze=False)
+    for ax, (name, images) in zip(axes[0], samples.items(), strict=True):
+        _show(ax, tile(images[:ncols * ncols], ncols))
+        ax.set_title(f"{name}\n{captions[name]}", fontsize=LABEL_SIZE)
+    _save(fig, path)
+
+
+def save_scatter_panels(panels: Sequence[tuple[str, np.ndarray, np.ndarray, float]],
+                        path: str | os.PathLike) -> None:
+    """One scatter plot per (title, points (N, 2), labels (N,), framed), coloured by digit;
+    each panel is centred on the median point, and along each axis shows the fraction
+    ``framed`` of the points nearest to it."""
+    plt = pyplot()
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4.4), squeeze=False)
+    for ax, (title, points, labels, framed) in zip(axes[0], panels, strict=True):
+        dots = ax.scatter(points[:, 0], points[:, 1], c=labels, cmap="tab10", s=1.5,
+                          vmin=-0.5, vmax=9.5, rasterized=True)
+        centre = np.median(points, axis=0)
+        half = 1.05 * np.percentile(np.abs(points - centre), 100 * framed, axis=0)
+        ax.set_xlim(centre[0] - half[0], centre[0] + half[0])
+        ax.set_ylim(centre[1] - half[1], centre[1] + half[1])
+        ax.set_title(title, fontsize=LABEL_SIZE)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.colorbar(dots, ax=axes[0].tolist(), ticks=range(10), shrink=0.8, label="digit")
+    fig.savefig(path, dpi=90, bbox_inches="tight")
+    plt.close(fig)
+
+
+def save_sweep(sizes: Sequence[int], pca_errors: Sequence[float], ae_errors: Sequence[float],
+               path: str | os.PathLike) -> None:
+    """Test error per pixel against code size (log scale), PCA and autoencoder."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    ax.plot(sizes, pca_errors, marker="o", label="PCA")
+    ax.plot(sizes, ae_errors, marker="s", label="autoencoder")
+    ax.set_xscale("log")
+    ax.minorticks_off()  # only the sizes themselves as ticks
+    ax.set_xticks(sizes, [str(s) for s in sizes])
+    ax.set_xlabel("code size")
+    ax.set_ylabel("test squared error per pixel")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(fig)
+
+
+def save_contraction(results: Mapping[str, dict], norms: Mapping[str, np.ndarray],
+                     sigmas: Sequence[float], path: str | os.PathLike) -> None:
+    """Three panels: contraction ratio and relative displacement against sigma (log-log), and
+    histograms of ||J_f(x)||_F, one line or histogram per model."""
+    plt = pyplot()
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    for name, result in results.items():
+        rows = [result["noise"][str(s)] for s in sigmas]
+        axes[0].plot(sigmas, [r["displacement_per_noise_norm"] for r in rows], marker="o",
+                     label=name)
+        axes[1].plot(sigmas, [r["relative_displacement"] for r in rows], marker="o",
+                     label=name)
+        axes[2].hist(norms[name], bins=40, alpha=0.6, label=name)
+    axes[0].set_ylabel("mean ||h(x+eps) - h(x)|| / ||eps||")
+    axes[1].set_ylabel("mean ||h(x+eps) - h(x)|| / code spread")
+    for ax in axes[:2]:
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("noise sigma")
+    axes[2].set_xlabel("||J_f(x)||_F on test digits")
+    axes[2].set_ylabel("digits")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle("how far codes move under input noise", fontsize=TITLE_SIZE)
+    fig.tight_layout()
     _save(fig, path)

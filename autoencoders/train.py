@@ -28,6 +28,32 @@ What the loop guarantees:
   generators (``mg.manual_seed``: dropout, VAE noise, corruptions) are seeded from
   ``(seed, e)``, so on the CPU the same seed gives the same numbers, and resuming after
   epoch ``e`` gives exactly the run that never stopped.
+
+Data-parallel training (``mpiexec -n W python script.py``, docs/distributed.md): when the
+default process group of ``minigrad.distributed`` is initialised with W > 1 workers, ``fit``
+trains the same global batches as one process would, split across the workers:
+
+- The epoch's permutation is the one process's (same seed); global batch k (``batch_size``
+  samples) goes to the workers interleaved, worker r taking its samples r, r+W, r+2W, ...
+  (``batch_size // W`` or one more each). Each worker runs forward and backward on its part
+  and the gradients are averaged (``DistributedDataParallel.synchronize``, one all-reduce
+  per bucket), weighted by each part's size, so that the update is the one-process update
+  on the whole batch, to rounding, the last, smaller batch included. Clipping and the
+  optimizer see the averaged gradients, so the workers stay identical.
+- BatchNorm normalises with each worker's own part of the batch (as PyTorch's DDP does);
+  rank 0's running statistics are copied to every worker at the end of each epoch, before
+  the evaluation and the checkpoint.
+- Rank 0 draws minigrad's random numbers (dropout, noise) as one process does; worker r > 0
+  draws from its own stream, seeded from ``(seed, e, r)``.
+- The loss and metrics reported (progress bar, history, evaluation) are sums and counts
+  all-reduced over the workers: the means over all samples, as one process reports them.
+  ``evaluate`` splits the set across the workers; like ``fit`` it is collective (every
+  worker must call it).
+- Only rank 0 shows the progress bar, prints, and writes ``metrics.jsonl`` and checkpoints;
+  ``resume`` reads rank 0's checkpoint and broadcasts it, so the others need no access to
+  rank 0's files, and the number of workers may change between runs (a checkpoint holds
+  nothing specific to a worker).
+- Ctrl-C (mpiexec forwards it to every worker): rank 0 saves the current weights as above.
 """
 
 from __future__ import annotations
@@ -37,6 +63,8 @@ import json
 import math
 import os
 import signal
+import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -78,12 +106,15 @@ class Trainer:
     log_every:  steps between read-backs of the loss (progress bar and divergence check).
     max_grad_norm: clip the gradients' global norm to this before each step (None: never).
     progress:   show a tqdm bar (only on a terminal); verbose: print one line per epoch.
+    distributed: None (default): train data-parallel when minigrad.distributed's process
+                group has more than one worker (module docstring); False: train this
+                process's model alone even then (e.g. one model per worker).
     """
 
     def __init__(self, model, loss_fn: LossFn, optimizer, scheduler=None, *,
                  device="cpu", out_dir: str | os.PathLike | None = None, seed: int = 0,
                  log_every: int = 50, max_grad_norm: float | None = None,
-                 progress: bool = True, verbose: bool = True):
+                 progress: bool = True, verbose: bool = True, distributed: bool | None = None):
         self.device = mg.device(device)
         self.model = model.to(self.device)
         self.loss_fn = loss_fn
@@ -100,6 +131,29 @@ class Trainer:
         self.verbose = verbose
         self.epoch = 0  # epochs completed
         self.history: list[dict] = []
+        # Data parallelism (see the module docstring): set up by fit() when a process group
+        # of several workers exists; a single process keeps rank 0, world 1 and no DDP.
+        self._rank, self._world = 0, 1
+        self._ddp = None
+        self._allow_distributed = distributed is None or distributed
+
+    @property
+    def _distributed(self) -> bool:
+        return self._ddp is not None
+
+    def _setup_distributed(self) -> None:
+        """Wrap the model for data parallelism when minigrad.distributed has a group of more
+        than one worker (once per Trainer). The DDP wrapper gives every worker rank 0's
+        parameters and averages gradients; the loss function keeps getting the bare model
+        (it may call methods such as ``encode``), so the wrapper's forward is not used."""
+        dist = sys.modules.get("minigrad.distributed")  # not imported: one process
+        if (not self._allow_distributed or self._ddp is not None or dist is None
+                or not dist.is_initialized()):
+            return
+        if dist.get_world_size() == 1:
+            return
+        self._rank, self._world = dist.get_rank(), dist.get_world_size()
+        self._ddp = dist.DistributedDataParallel(self.model, broadcast_buffers=False)
 
     # -- files ----------------------------------------------------------------------------------
     @property
@@ -119,7 +173,7 @@ class Trainer:
         self._write_checkpoint()
 
     def _write_checkpoint(self) -> None:
-        if self.out_dir is None:
+        if self.out_dir is None or self._rank != 0:
             return
         state = {
             "model": self.model.state_dict(),
@@ -169,6 +223,8 @@ class Trainer:
         never see a half-written file)."""
         if self.out_dir is None:
             return
+        if self._rank != 0:
+            return
         text = "".join(json.dumps(row) + "\n" for row in self.history).encode()
         write_atomically(self.metrics_path, lambda f: f.write(text))
 
@@ -212,11 +268,11 @@ class Trainer:
         # A training loop frees and reallocates the same large arrays every step: keep them
         # (a process-wide glibc setting, see minigrad.backend.keep_freed_host_memory).
         mg.backend.keep_freed_host_memory()
-        if self.out_dir is not None:
+        self._setup_distributed()
+        if self.out_dir is not None and self._rank == 0:
             self.out_dir.mkdir(parents=True, exist_ok=True)
-        if resume and self.checkpoint_path is not None and self.checkpoint_path.exists():
-            self.load_checkpoint()
-            if self.verbose:
+        if resume and self._load_checkpoint_to_resume():
+            if self.verbose and self._rank == 0:
                 print(f"resuming from {self.checkpoint_path} after epoch {self.epoch}")
         self._write_metrics()  # drops rows of a run that is being restarted or was cut short
         for epoch in range(self.epoch + 1, epochs + 1):
@@ -225,7 +281,34 @@ class Trainer:
             except KeyboardInterrupt as interrupt:
                 self._save_on_interrupt(epoch, interrupt)
                 raise
+        if self._distributed:
+            # Rank 0's files are complete when fit returns on any worker.
+            sys.modules["minigrad.distributed"].barrier()
         return self.history
+
+    def _load_checkpoint_to_resume(self) -> bool:
+        """Load this run's checkpoint if there is one; True if loaded. With several workers,
+        rank 0 reads the file and broadcasts its bytes (the other workers may not see rank
+        0's disk) and every worker loads them, so that all fail or succeed alike."""
+        path = self.checkpoint_path
+        if not self._distributed:
+            if path is None or not path.exists():
+                return False
+            self.load_checkpoint()
+            return True
+        payload = [path.read_bytes() if self._rank == 0 and path is not None and path.exists()
+                   else None]
+        sys.modules["minigrad.distributed"].broadcast_object_list(payload, src=0)
+        if payload[0] is None:
+            return False
+        if self._rank == 0:
+            self.load_checkpoint(path)
+            return True
+        with tempfile.TemporaryDirectory() as folder:
+            copy = Path(folder) / "checkpoint.npz"
+            copy.write_bytes(payload[0])
+            self.load_checkpoint(copy)
+        return True
 
     def _save_on_interrupt(self, epoch: int, interrupt: KeyboardInterrupt) -> None:
         """Checkpoint the current weights after Ctrl-C, unless they are not finite."""
@@ -235,21 +318,31 @@ class Trainer:
             self.save_checkpoint()
         except TrainingDivergedError as err:
             interrupt.add_note(str(err))  # shown with the KeyboardInterrupt's traceback
-            if self.verbose:
+            if self.verbose and self._rank == 0:
                 print(f"\ninterrupted in epoch {epoch}: not saved, {err}")
             return
-        if self.verbose:
+        if self.verbose and self._rank == 0:
             print(f"\ninterrupted in epoch {epoch}: saved {self.checkpoint_path}; resume "
                   "repeats this epoch")
 
     def _run_epoch(self, epoch, epochs, train_arrays, test_arrays, batch_size) -> None:
         seed = _epoch_seed(self.seed, epoch)
-        mg.manual_seed(seed)
+        # Workers other than rank 0 draw different dropout masks and noise (see above).
+        mg.manual_seed(seed if self._rank == 0 else _epoch_seed(seed, self._rank))
         lr = self.optimizer.param_groups[0]["lr"]
         start = time.perf_counter()
-        loader = DataLoader(*train_arrays, batch_size=batch_size, shuffle=True, seed=seed,
-                            device=self.device)
+        if self._distributed:
+            loader = _WorkerBatches(train_arrays, batch_size, seed, self._rank, self._world,
+                                    self.device)
+        else:
+            loader = DataLoader(*train_arrays, batch_size=batch_size, shuffle=True, seed=seed,
+                                device=self.device)
         train = self._train_epoch(loader, epoch, epochs)
+        if self._distributed:
+            # BatchNorm's running statistics differ per worker: use rank 0's everywhere, so
+            # that evaluation and the checkpoint see one model.
+            for buffer in self.model.buffers():
+                sys.modules["minigrad.distributed"].broadcast(buffer, src=0)
         seconds = time.perf_counter() - start
         self._check_finite(train["loss"], epoch, "the epoch's mean training loss")
         row = {"epoch": epoch, **{f"train_{k}": v for k, v in train.items()}}
@@ -270,7 +363,7 @@ class Trainer:
             self.epoch = epoch
             self._write_checkpoint()
             self._write_metrics()
-        if self.verbose:
+        if self.verbose and self._rank == 0:
             test_part = f"  test loss {row['test_loss']:.4f}" if "test_loss" in row else ""
             print(f"epoch {epoch}/{epochs}  train loss {row['train_loss']:.4f}{test_part}  "
                   f"lr {lr:.3g}  {seconds:.1f} s", flush=True)
@@ -280,28 +373,59 @@ class Trainer:
         params = None if self.max_grad_norm is None else list(self.model.parameters())
         totals = _Totals()
         window, window_steps = None, 0
+        window_count = 0  # distributed: totals.count at the start of the window
         bar = tqdm(loader, desc=f"epoch {epoch}/{epochs}", leave=False,
-                   disable=None if self.progress else True)
+                   disable=None if self.progress and self._rank == 0 else True)
         for step, batch in enumerate(bar, 1):
-            batch = _as_tuple(batch)
-            loss, metrics = self.loss_fn(self.model, batch)
-            self.optimizer.zero_grad()
-            loss.backward()
+            if self._distributed:
+                loss, metrics, n = self._distributed_step(*batch)
+            else:
+                batch = _as_tuple(batch)
+                loss, metrics = self.loss_fn(self.model, batch)
+                self.optimizer.zero_grad()
+                loss.backward()
+                n = len(batch[0])
             if params is not None:
                 optim.clip_grad_norm_(params, self.max_grad_norm)
             self.optimizer.step()
-            loss = loss.detach()
-            totals.add(loss, metrics, len(batch[0]))
-            window = loss if window is None else window + loss  # stays on the device
+            if loss is not None:  # None: a worker without a sample in a small last batch
+                loss = loss.detach()
+                totals.add(loss, metrics, n)
+                if self._distributed:
+                    loss = loss * n  # the window sums samples' losses, counted in totals
+                window = loss if window is None else window + loss  # stays on the device
             window_steps += 1
             if window_steps == self.log_every:
-                value = window.item() / window_steps  # the only read-back within the epoch
+                if self._distributed:  # the mean over all workers' samples of the window
+                    local = 0.0 if window is None else window.item()
+                    loss_sum, count = _all_sum([local, totals.count - window_count])
+                    window_count = totals.count
+                    value = loss_sum / count
+                else:
+                    value = window.item() / window_steps  # the only read-back in the epoch
                 first = step - window_steps + 1
                 self._check_finite(value, epoch, f"the mean loss of steps {first}..{step}")
                 bar.set_postfix(loss=f"{value:.4g}", refresh=False)
                 window, window_steps = None, 0
         bar.close()
-        return totals.means()
+        return totals.means(self._distributed)
+
+    def _distributed_step(self, batch, batch_size: int):
+        """Forward and backward on this worker's part ``batch`` of a global batch of
+        ``batch_size`` samples (None: no sample of it here), then the gradients averaged over
+        the workers. Returns (loss, metrics, samples here); loss None without samples."""
+        self.optimizer.zero_grad()
+        loss, metrics, n = None, {}, 0
+        if batch is not None:
+            loss, metrics = self.loss_fn(self.model, batch)
+            n = len(batch[0])
+            # synchronize() gives every worker's gradient the weight 1/W, but this worker's
+            # mean loss counts in the batch's mean with weight n / batch_size: scale by the
+            # ratio (exactly 1, and skipped, when the batch splits evenly).
+            scale = n * self._world / batch_size
+            (loss if scale == 1 else loss * scale).backward()
+        self._ddp.synchronize()
+        return loss, metrics, n
 
     def _check_finite(self, value: float, epoch: int, what: str) -> None:
         if math.isfinite(value):
@@ -318,15 +442,18 @@ class Trainer:
     def evaluate(self, arrays: Sequence[np.ndarray], batch_size: int = 512) -> dict[str, float]:
         """Mean loss and metrics over ``arrays`` (in order), in eval mode without a graph."""
         _check_arrays(arrays, "evaluation", batch_size)
+        if self._distributed:  # this worker's share: samples r, r+W, ...; the sums reduced
+            arrays = [np.asarray(a)[self._rank::self._world] for a in arrays]
         self.model.eval()
         totals = _Totals()
         with mg.no_grad():
-            for batch in DataLoader(*arrays, batch_size=batch_size, device=self.device):
-                batch = _as_tuple(batch)
-                loss, metrics = self.loss_fn(self.model, batch)
-                totals.add(loss, metrics, len(batch[0]))
+            if len(arrays[0]):
+                for batch in DataLoader(*arrays, batch_size=batch_size, device=self.device):
+                    batch = _as_tuple(batch)
+                    loss, metrics = self.loss_fn(self.model, batch)
+                    totals.add(loss, metrics, len(batch[0]))
         self.model.train()
-        return totals.means()
+        return totals.means(self._distributed)
 
 
 def _check_arrays(arrays, which: str, batch_size: int) -> None:
@@ -381,8 +508,49 @@ class _Totals:
             self.sums[name] = value if name not in self.sums else self.sums[name] + value
         self.count += n
 
-    def means(self) -> dict[str, float]:
-        return {name: total.item() / self.count for name, total in self.sums.items()}
+    def means(self, distributed: bool = False) -> dict[str, float]:
+        """The means; ``distributed``: over every worker's samples (a collective)."""
+        if not distributed:
+            return {name: total.item() / self.count for name, total in self.sums.items()}
+        # Rank 0 always has samples (it takes the first of every batch); its names count, a
+        # worker without samples contributes zeros.
+        names = [list(self.sums)]
+        sys.modules["minigrad.distributed"].broadcast_object_list(names, src=0)
+        names = names[0]
+        local = [self.sums[name].item() if name in self.sums else 0.0 for name in names]
+        *sums, count = _all_sum([*local, self.count])
+        return {name: total / count for name, total in zip(names, sums, strict=True)}
+
+
+def _all_sum(values: list[float]) -> list[float]:
+    """The sums over all workers of a few numbers (one all-reduce, float64 on the host)."""
+    t = mg.tensor(np.asarray(values, dtype=np.float64))
+    sys.modules["minigrad.distributed"].all_reduce(t, "sum")
+    return t.numpy().tolist()
+
+
+class _WorkerBatches:
+    """This worker's parts of an epoch's global batches: yields (batch, size) for each global
+    batch of the one-process order (``default_rng(seed).permutation``, as the DataLoader's),
+    where batch is the tuple of tensors of samples rank, rank + W, ... of the global batch
+    (None when that is empty, in a last batch smaller than W) and size the global batch's."""
+
+    def __init__(self, arrays, batch_size: int, seed: int, rank: int, world: int, device):
+        self.arrays = [np.asarray(a) for a in arrays]
+        self.batch_size, self.seed, self.rank, self.world = batch_size, seed, rank, world
+        self.device = device
+
+    def __len__(self) -> int:
+        return -(-len(self.arrays[0]) // self.batch_size)
+
+    def __iter__(self):
+        n = len(self.arrays[0])
+        order = np.random.default_rng(self.seed).permutation(n)
+        for start in range(0, n, self.batch_size):
+            batch = order[start:start + self.batch_size]
+            mine = batch[self.rank::self.world]
+            yield (tuple(mg.tensor(a[mine], device=self.device) for a in self.arrays)
+                   if len(mine) else None), len(batch)
 
 
 def predict(model, *arrays: np.ndarray, fn: Callable | None = None,

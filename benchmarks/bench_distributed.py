@@ -18,8 +18,11 @@ the step without synchronize (what the worker computes itself; on a busy machine
 clock also counts the neighbours); sync ms: the median time inside synchronize(), which
 includes waiting for the slowest worker; allreduce ms: one
 all-reduce of a gradient-sized buffer alone, right after a barrier (the pure communication
-cost, no waiting). ``--sweep`` also times all-reduces from 4 KiB to 64 MiB, to fit the
-latency-bandwidth model of docs/distributed.md.
+cost, no waiting); est ms: the slowest worker's compute ms plus allreduce ms, the step a
+machine with a free core per worker would take (CPU time: neighbours cannot inflate it);
+ex/s and est ex/s: global examples per second from ms/step and from est ms. ``--sweep``
+also times all-reduces from 4 KiB to 64 MiB, to fit the latency-bandwidth model of
+docs/distributed.md.
 """
 
 from __future__ import annotations
@@ -107,17 +110,24 @@ def main() -> None:
               f"{local_batch} examples per worker, global batch {local_batch * world}; "
               f"float32; median of {args.steps} steps")
         print(f"{'model':<11} {'grad MB':>7} {'buckets':>7} {'ms/step':>8} {'steps/s':>8} "
-              f"{'compute ms':>10} {'sync ms':>8} {'sync %':>7} {'allreduce ms':>12}")
+              f"{'compute ms':>10} {'sync ms':>8} {'sync %':>7} {'allreduce ms':>12} "
+              f"{'est ms':>7} {'ex/s':>7} {'est ex/s':>8}")
     for name, (build, shape) in MODELS.items():
         if args.only and not name.startswith(args.only):
             continue
         r = time_training(build, shape, local_batch, args.warmup, args.steps)
         pure = time_allreduce(r["bytes"], repeats=10)
+        slowest = mg.tensor(np.array([r["compute"]]))  # a step waits for the slowest worker
+        dist.all_reduce(slowest, "max")
+        estimate = slowest.item() + (pure if world > 1 else 0.0)
+        examples = local_batch * world
         if rank == 0:
             print(f"{name:<11} {r['bytes'] / 2**20:>7.2f} {r['buckets']:>7} "
                   f"{r['step'] * 1e3:>8.2f} {1 / r['step']:>8.1f} {r['compute'] * 1e3:>10.2f} "
                   f"{r['sync'] * 1e3:>8.2f} "
-                  f"{100 * r['sync'] / r['step']:>6.1f}% {pure * 1e3:>12.3f}")
+                  f"{100 * r['sync'] / r['step']:>6.1f}% {pure * 1e3:>12.3f} "
+                  f"{estimate * 1e3:>7.2f} {examples / r['step']:>7.0f} "
+                  f"{examples / estimate:>8.0f}")
     if args.sweep and world > 1:  # (a world of one has nothing to exchange)
         if rank == 0:
             print(f"\nall-reduce of float32 on {world} worker(s), median of 10")

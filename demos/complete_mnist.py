@@ -28,14 +28,11 @@ import time
 from pathlib import Path
 
 import common
-import numpy as np
 
 import minigrad as mg
-from autoencoders import corrupt, plots, tasks
+from autoencoders import plots, tasks
 from autoencoders.models import autoencoder_loss_fn
-from autoencoders.train import predict
-
-KINDS = ("centre square", "bottom half", "random pixels")
+from autoencoders.restoration import complete_per_kind, masking
 
 
 def parser() -> argparse.ArgumentParser:
@@ -48,38 +45,10 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def draw_masks(x: mg.Tensor, kind: mg.Tensor, square: int, fraction: float) -> mg.Tensor:
-    """Boolean masks (True = missing) shaped like images x (N, 1, H, W): image i gets the
-    centre square if kind[i] == 0, the bottom half if 1, random pixels if 2. kind: (N,) ints."""
-    h, w = x.shape[-2:]
-    kind = kind.reshape(-1, 1, 1, 1)
-    centre = corrupt.center_square_mask(h, w, square, device=x.device)
-    bottom = corrupt.bottom_half_mask(h, w, device=x.device)
-    pixels = corrupt.random_pixel_mask(x.shape, fraction, device=x.device)
-    return mg.where(kind == 0, centre, mg.where(kind == 1, bottom, pixels))
-
-
-def masking(mean_image: np.ndarray, square: int, fraction: float):
-    """corrupt(x) for the trainer: a random kind and mask per image, filled with the mean."""
-    def corrupt_batch(x: mg.Tensor) -> mg.Tensor:
-        kind = mg.randint(0, len(KINDS), size=(x.shape[0],), device=x.device)
-        mask = draw_masks(x, kind, square, fraction)
-        return corrupt.fill_masked(x, mask, mg.tensor(mean_image, device=x.device))
-
-    return corrupt_batch
-
-
-def highlight(images: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Grey images (N, H, W) as RGB with the masked pixels in red."""
-    rgb = np.repeat(images[..., None], 3, axis=-1)
-    rgb[mask] = (1.0, 0.0, 0.0)
-    return rgb
-
-
 def run(args: argparse.Namespace) -> dict:
     device = mg.device(args.device)
     started = time.perf_counter()
-    data = tasks.subset(common.load_images(args), args.train_size, args.test_size)
+    data = common.load_images(args)
     out = Path(args.out)
     x_train, x_test = tasks.channels_first(data.x_train), tasks.channels_first(data.x_test)
     mean_image = x_train.mean(axis=0)  # (1, H, W)
@@ -92,23 +61,8 @@ def run(args: argparse.Namespace) -> dict:
                                                          args.random_fraction))
     history = common.fit(model, loss_fn, (x_train,), (x_test,), args, out)
 
-    shown = slice(0, 12)
-    scores, rows = {}, {}
-    x = mg.tensor(x_test)
-    for k, name in enumerate(KINDS):
-        mg.manual_seed(args.seed + 1 + k)  # the same test masks in every run
-        mask = draw_masks(x, mg.full(len(x_test), fill_value=k, dtype=mg.int64), args.square,
-                          args.random_fraction).numpy()
-        mean_filled = np.where(mask, mean_image, x_test)
-        completed = np.where(mask, predict(model, mean_filled).reshape(x_test.shape), x_test)
-        scores[f"{name}, mean fill"] = tasks.image_scores(mean_filled[:, 0], data.x_test,
-                                                          mask[:, 0])
-        scores[f"{name}, autoencoder"] = tasks.image_scores(completed[:, 0], data.x_test,
-                                                            mask[:, 0])
-        rows[f"{name}: masked"] = highlight(data.x_test[shown], mask[shown, 0])
-        rows["mean fill" + " " * k] = mean_filled[shown, 0]  # row labels must be unique
-        rows["completed" + " " * k] = completed[shown, 0]
-    rows["original"] = data.x_test[shown]
+    scores, rows = complete_per_kind(model, x_test, mean_image, args.square,
+                                     args.random_fraction, args.seed)
     table = tasks.scores_table(scores)
     print(table)
     plots.save_image_rows(rows, out / "completion.png", title="completion of test digits "
@@ -117,15 +71,13 @@ def run(args: argparse.Namespace) -> dict:
         "dataset": data.name, "n_train": len(x_train), "n_test": len(x_test),
         "square": args.square, "random_fraction": args.random_fraction, "model": args.model,
         "latent_dim": args.latent_dim, "epochs": history[-1]["epoch"], "scores": scores,
-        "table": table, **common.timings(started, device, common.train_seconds(history)),
+        "table": table,
     }
-    common.write_json(metrics, out / "metrics.json")
-    return metrics
+    return common.finish(metrics, out, started, device, common.train_seconds(history))
 
 
 def main(argv: list[str] | None = None) -> dict:
-    args = parser().parse_args(argv)
-    return common.run(lambda: run(args), args.threads)
+    return common.cli(parser(), run, argv)
 
 
 if __name__ == "__main__":

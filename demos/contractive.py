@@ -37,8 +37,8 @@ import common
 import numpy as np
 
 import minigrad as mg
-from autoencoders import metrics as M
 from autoencoders import plots, tasks
+from autoencoders.contraction import contraction_table, measure
 from autoencoders.models import autoencoder_loss_fn, contractive_loss_fn
 from autoencoders.models.contractive import DEFAULT_METHOD, METHODS, PROBES
 from autoencoders.train import predict
@@ -73,40 +73,10 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def plot_contraction(results: dict[str, dict], norms: dict[str, np.ndarray], sigmas,
-                     path: Path) -> None:
-    """Three panels: contraction ratio and relative displacement against sigma (log-log), and
-    histograms of ||J_f(x)||_F, one line or histogram per model."""
-    plt = plots.pyplot()
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
-    for name, result in results.items():
-        rows = [result["noise"][str(s)] for s in sigmas]
-        axes[0].plot(sigmas, [r["displacement_per_noise_norm"] for r in rows], marker="o",
-                     label=name)
-        axes[1].plot(sigmas, [r["relative_displacement"] for r in rows], marker="o",
-                     label=name)
-        axes[2].hist(norms[name], bins=40, alpha=0.6, label=name)
-    axes[0].set_ylabel("mean ||h(x+eps) - h(x)|| / ||eps||")
-    axes[1].set_ylabel("mean ||h(x+eps) - h(x)|| / code spread")
-    for ax in axes[:2]:
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel("noise sigma")
-    axes[2].set_xlabel("||J_f(x)||_F on test digits")
-    axes[2].set_ylabel("digits")
-    for ax in axes:
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    fig.suptitle("how far codes move under input noise", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100, bbox_inches="tight")
-    plt.close(fig)
-
-
 def run(args: argparse.Namespace) -> dict:
     device = mg.device(args.device)  # an unusable device fails here, before any work
     started = time.perf_counter()
-    data = tasks.subset(common.load_images(args), args.train_size, args.test_size)
+    data = common.load_images(args)
     out = Path(args.out)
     x_train, x_test = tasks.channels_first(data.x_train), tasks.channels_first(data.x_test)
     shape = x_train.shape[1:]
@@ -128,18 +98,11 @@ def run(args: argparse.Namespace) -> dict:
         models[name] = model
 
     measured = x_test[:args.measure_size]
-    results, norms = {}, {}
-    for name, model in models.items():
-        norms[name] = M.encoder_jacobian_norms(model, measured)
-        results[name] = M.contraction(model, measured, args.sigmas, seed=args.seed + 1,
-                                      jacobian_norms=norms[name])
-        final = histories[name][-1]  # the last epoch's test evaluation: the final weights
-        results[name]["test_bce_per_image"] = final["test_bce"]
-        results[name]["test_sq_error_per_image"] = final["test_sq_error"]
+    results, norms = measure(models, histories, measured, args.sigmas, args.seed + 1)
     table = contraction_table(results, args.sigmas)
     print(table)
 
-    plot_contraction(results, norms, args.sigmas, out / "contraction.png")
+    plots.save_contraction(results, norms, args.sigmas, out / "contraction.png")
     shown = x_test[:12]
     rows = {"test digits": shown[:, 0]}
     for name, model in models.items():
@@ -157,31 +120,12 @@ def run(args: argparse.Namespace) -> dict:
         "penalty": penalty, "sigmas": list(args.sigmas), **results, "table": table,
         "seconds_per_epoch": {name: common.train_seconds(h) / len(h)
                               for name, h in histories.items()},
-        **common.timings(started, device, trained),
     }
-    common.write_json(metrics, out / "metrics.json")
-    return metrics
-
-
-def contraction_table(results: dict[str, dict], sigmas) -> str:
-    """A Markdown table, one row per model: reconstruction errors, Jacobian norm, and the
-    displacement (absolute and relative to the code spread) at each sigma."""
-    rows = {}
-    for name, result in results.items():
-        row = {"test BCE": result["test_bce_per_image"],
-               "test sq. error": result["test_sq_error_per_image"],
-               "mean ||J||_F": result["jacobian_frobenius"],
-               "code spread": result["code_spread"]}
-        for s in sigmas:
-            row[f"disp. sigma={s}"] = result["noise"][str(s)]["displacement"]
-            row[f"rel. disp. sigma={s}"] = result["noise"][str(s)]["relative_displacement"]
-        rows[name] = row
-    return tasks.scores_table(rows, digits=4)
+    return common.finish(metrics, out, started, device, trained)
 
 
 def main(argv: list[str] | None = None) -> dict:
-    args = parser().parse_args(argv)
-    return common.run(lambda: run(args), args.threads)
+    return common.cli(parser(), run, argv)
 
 
 if __name__ == "__main__":

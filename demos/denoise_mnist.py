@@ -23,18 +23,15 @@ Writes into --out (default runs/denoise):
 from __future__ import annotations
 
 import argparse
-import functools
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import common
-import numpy as np
-from scipy import ndimage
 
 import minigrad as mg
 from autoencoders import corrupt, plots, tasks
 from autoencoders.models import autoencoder_loss_fn
+from autoencoders.restoration import best_filter, corrupt_images
 from autoencoders.train import predict
 
 DEFAULT_LEVEL = {"gaussian": 0.5, "masking": 0.5, "salt_pepper": 0.25}
@@ -51,38 +48,11 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def corrupt_images(images: np.ndarray, noise: str, level: float, seed: int) -> np.ndarray:
-    """A fixed corruption of host images (the test set), drawn on the CPU with ``seed``."""
-    mg.manual_seed(seed)
-    return corrupt.NOISES[noise](mg.tensor(images), level).numpy()
-
-
-def classical_filters() -> dict[str, Callable]:
-    """Candidate filters on (N, H, W) images, each smoothing within an image only."""
-    filters = {}
-    for sigma in (0.5, 0.75, 1.0, 1.5):
-        filters[f"Gaussian blur sigma={sigma}"] = functools.partial(
-            ndimage.gaussian_filter, sigma=(0, sigma, sigma))
-    for size in (2, 3):
-        filters[f"median filter {size}x{size}"] = functools.partial(
-            ndimage.median_filter, size=(1, size, size))
-    return filters
-
-
-def best_filter(noisy: np.ndarray, clean: np.ndarray) -> tuple[str, Callable]:
-    """The candidate filter with the best mean PSNR on (noisy, clean) training digits."""
-    filters = classical_filters()
-    psnrs = {name: tasks.image_scores(f(noisy), clean, with_ssim=False)["psnr"]
-             for name, f in filters.items()}
-    name = max(psnrs, key=psnrs.get)
-    return name, filters[name]
-
-
 def run(args: argparse.Namespace) -> dict:
     device = mg.device(args.device)
     started = time.perf_counter()
     level = DEFAULT_LEVEL[args.noise] if args.level is None else args.level
-    data = tasks.subset(common.load_images(args), args.train_size, args.test_size)
+    data = common.load_images(args)
     out = Path(args.out)
     x_train, x_test = tasks.channels_first(data.x_train), tasks.channels_first(data.x_test)
 
@@ -118,15 +88,12 @@ def run(args: argparse.Namespace) -> dict:
         "noise": args.noise, "level": level, "model": args.model,
         "latent_dim": args.latent_dim, "epochs": history[-1]["epoch"],
         "best_filter": filter_name, "scores": scores, "table": table,
-        **common.timings(started, device, common.train_seconds(history)),
     }
-    common.write_json(metrics, out / "metrics.json")
-    return metrics
+    return common.finish(metrics, out, started, device, common.train_seconds(history))
 
 
 def main(argv: list[str] | None = None) -> dict:
-    args = parser().parse_args(argv)
-    return common.run(lambda: run(args), args.threads)
+    return common.cli(parser(), run, argv)
 
 
 if __name__ == "__main__":

@@ -34,16 +34,12 @@ import time
 from pathlib import Path
 
 import common
-import numpy as np
 from sklearn.decomposition import PCA
-from sklearn.manifold import TSNE
-from threadpoolctl import threadpool_limits
 
 import minigrad as mg
-from autoencoders import metrics as M
 from autoencoders import plots, tasks
+from autoencoders.embedding import encode, knn_scores, pca_error, tsne_panels
 from autoencoders.models import MLPAutoencoder, autoencoder_loss_fn
-from autoencoders.train import predict
 
 PUBLISHED_1NN = {"PCA": 0.377, "autoencoder": 0.765, "VAE": 0.724, "t-SNE": 0.941}
 
@@ -54,17 +50,14 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(schedule="cosine")
     p.add_argument("--sweep", type=common.int_list, default=(2, 5, 10, 30),
                    help="code sizes of the reconstruction-error sweep")
-    p.add_argument("--sweep-epochs", type=common.positive_int, default=5,
-                   help="epochs of each autoencoder of the sweep")
+    p.add_argument("--sweep-epochs", type=common.positive_int, default=None,
+                   help="epochs of each autoencoder of the sweep (default: 5 on full MNIST; on "
+                        "a smaller data set as many as give the same number of steps)")
+    p.set_defaults(matched_epoch_flags={"sweep_epochs": 5})
     p.add_argument("--tsne-size", type=int, default=3000,
                    help="digits embedded by t-SNE (0: no t-SNE)")
     tasks.add_subset_flags(p)
     return p
-
-
-def knn_scores(train_codes, y_train, test_codes, y_test) -> dict[str, float]:
-    return {f"{k}-NN": M.knn_accuracy(train_codes, y_train, test_codes, y_test, k)
-            for k in (1, 5)}
 
 
 def train_autoencoder(latent_dim: int, x_train, x_test, args, out_dir: Path, epochs: int):
@@ -78,73 +71,10 @@ def train_autoencoder(latent_dim: int, x_train, x_test, args, out_dir: Path, epo
     return model, history[-1]["test_sq_error"] / x_train.shape[1], seconds
 
 
-def pca_error(pca: PCA, x: np.ndarray) -> float:
-    """Squared error per pixel of PCA's reconstructions of x."""
-    return float(((pca.inverse_transform(pca.transform(x)) - x) ** 2).mean())
-
-
-def encode(model, x: np.ndarray) -> np.ndarray:
-    return predict(model, x, fn=lambda m, x: m.encode(x))
-
-
-def tsne_map(train_features, test_features, y_train, y_test, n: int, seed: int,
-             threads: int | None):
-    """t-SNE of n points (4/5 training, 1/5 test) embedded together; returns the 2-D points,
-    their labels and the kNN accuracies of train -> test within the embedding."""
-    n_test = min(n // 5, len(test_features))
-    n_train = min(n - n_test, len(train_features))
-    features = np.concatenate([train_features[:n_train], test_features[:n_test]])
-    # --threads limits OpenMP too: t-SNE's threads spin-wait, so on busy cores it slows down
-    # tenfold with more threads than free cores.
-    with threadpool_limits(limits=threads):
-        embedding = TSNE(2, init="pca", random_state=seed).fit_transform(features)
-    scores = knn_scores(embedding[:n_train], y_train[:n_train], embedding[n_train:],
-                        y_test[:n_test])
-    return embedding, np.concatenate([y_train[:n_train], y_test[:n_test]]), scores
-
-
-def scatter_panels(panels: list[tuple[str, np.ndarray, np.ndarray, float]],
-                   path: Path) -> None:
-    """One scatter plot per (title, points (N, 2), labels (N,), framed), coloured by digit;
-    each panel is centred on the median point, and along each axis shows the fraction
-    ``framed`` of the points nearest to it."""
-    plt = plots.pyplot()
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4.4), squeeze=False)
-    for ax, (title, points, labels, framed) in zip(axes[0], panels, strict=True):
-        dots = ax.scatter(points[:, 0], points[:, 1], c=labels, cmap="tab10", s=1.5,
-                          vmin=-0.5, vmax=9.5, rasterized=True)
-        centre = np.median(points, axis=0)
-        half = 1.05 * np.percentile(np.abs(points - centre), 100 * framed, axis=0)
-        ax.set_xlim(centre[0] - half[0], centre[0] + half[0])
-        ax.set_ylim(centre[1] - half[1], centre[1] + half[1])
-        ax.set_title(title, fontsize=9)
-        ax.set_xticks([])
-        ax.set_yticks([])
-    fig.colorbar(dots, ax=axes[0].tolist(), ticks=range(10), shrink=0.8, label="digit")
-    fig.savefig(path, dpi=90, bbox_inches="tight")
-    plt.close(fig)
-
-
-def plot_sweep(sizes, pca_errors, ae_errors, path: Path) -> None:
-    plt = plots.pyplot()
-    fig, ax = plt.subplots(figsize=(5, 3.5))
-    ax.plot(sizes, pca_errors, marker="o", label="PCA")
-    ax.plot(sizes, ae_errors, marker="s", label="autoencoder")
-    ax.set_xscale("log")
-    ax.minorticks_off()  # only the sizes themselves as ticks
-    ax.set_xticks(sizes, [str(s) for s in sizes])
-    ax.set_xlabel("code size")
-    ax.set_ylabel("test squared error per pixel")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.savefig(path, dpi=100, bbox_inches="tight")
-    plt.close(fig)
-
-
 def run(args: argparse.Namespace) -> dict:
     device = mg.device(args.device)
     started = time.perf_counter()
-    data = tasks.subset(common.load_images(args), args.train_size, args.test_size)
+    data = common.load_images(args)
     out = Path(args.out)
     x_train = data.x_train.reshape(len(data.x_train), -1)
     x_test = data.x_test.reshape(len(data.x_test), -1)
@@ -165,7 +95,7 @@ def run(args: argparse.Namespace) -> dict:
             size, x_train, x_test, args, out / f"sweep_{size}", args.sweep_epochs)
         ae_errors.append(error)
         train_seconds += seconds
-    plot_sweep(list(args.sweep), pca_errors, ae_errors, out / "recon_vs_latent.png")
+    plots.save_sweep(list(args.sweep), pca_errors, ae_errors, out / "recon_vs_latent.png")
 
     ae_title = f"autoencoder, {args.latent_dim}-D code (test digits)"
     panels = [(f"PCA (test digits)\n1-NN {knn['PCA']['1-NN']:.3f}", pca_test, y_test, 0.995),
@@ -176,22 +106,16 @@ def run(args: argparse.Namespace) -> dict:
     if args.tsne_size:
         tsne_started = time.perf_counter()
         big = max(args.sweep)
-        codes = sweep_models[big]
-        embedding, labels, knn[f"t-SNE of {big}-D AE codes"] = tsne_map(
-            encode(codes, x_train), encode(codes, x_test), y_train, y_test, args.tsne_size,
-            args.seed, args.threads)
-        panels.append((f"t-SNE of the {big}-D autoencoder codes\n({len(labels)} digits) "
-                       f"1-NN {knn[f't-SNE of {big}-D AE codes']['1-NN']:.3f}", embedding,
-                       labels, 1.0))
         pca50 = PCA(min(50, x_train.shape[1]), random_state=args.seed).fit(x_train)
-        embedding, labels, knn["t-SNE of pixels"] = tsne_map(
-            pca50.transform(x_train), pca50.transform(x_test), y_train, y_test,
-            args.tsne_size, args.seed, args.threads)
-        panels.append((f"t-SNE of the pixels\n({len(labels)} digits) "
-                       f"1-NN {knn['t-SNE of pixels']['1-NN']:.3f}", embedding, labels,
-                       1.0))
+        more_panels, more_knn = tsne_panels(
+            {f"{big}-D AE codes": (encode(sweep_models[big], x_train),
+                                    encode(sweep_models[big], x_test)),
+             "pixels": (pca50.transform(x_train), pca50.transform(x_test))},
+            y_train, y_test, args.tsne_size, args.seed, args.threads)
+        panels += more_panels
+        knn.update(more_knn)
         tsne_seconds = time.perf_counter() - tsne_started
-    scatter_panels(panels, out / "codes_2d.png")
+    plots.save_scatter_panels(panels, out / "codes_2d.png")
 
     table = tasks.scores_table(knn)
     print(table)
@@ -203,15 +127,12 @@ def run(args: argparse.Namespace) -> dict:
         "sweep": {"sizes": list(args.sweep), "epochs": args.sweep_epochs,
                   "pca_sq_error_per_pixel": pca_errors, "ae_sq_error_per_pixel": ae_errors},
         "tsne_size": args.tsne_size, "tsne_seconds": tsne_seconds,
-        **common.timings(started, device, train_seconds),
     }
-    common.write_json(metrics, out / "metrics.json")
-    return metrics
+    return common.finish(metrics, out, started, device, train_seconds)
 
 
 def main(argv: list[str] | None = None) -> dict:
-    args = parser().parse_args(argv)
-    return common.run(lambda: run(args), args.threads)
+    return common.cli(parser(), run, argv)
 
 
 if __name__ == "__main__":

@@ -30,28 +30,16 @@ import json
 from pathlib import Path
 
 import common
-import numpy as np
 import train_mnist_ae
 import train_mnist_vae
 
 import minigrad as mg
-from autoencoders import plots
+from autoencoders import plots, reproduction
 from autoencoders.datasets import load_dataset
-from autoencoders.train import predict
 
 HINTON_ERROR = 3.00   # autoencoder, squared error per test image
 HINTON_PCA = 13.87    # PCA with 30 components, same measure
 VAE_LOSS = 105.6      # PyTorch examples/vae, test loss after 10 epochs
-
-
-def pca_reconstructions(x_train: np.ndarray, x_test: np.ndarray,
-                        components: int = 30) -> np.ndarray:
-    """The test images projected on the first principal components of the training images
-    and back; images flattened to (N, pixels)."""
-    from sklearn.decomposition import PCA
-
-    pca = PCA(components, random_state=0).fit(x_train)
-    return pca.inverse_transform(pca.transform(x_test))
 
 
 def hinton(args: argparse.Namespace) -> dict:
@@ -63,19 +51,13 @@ def hinton(args: argparse.Namespace) -> dict:
     run = train_mnist_ae.parser().parse_args(flags + _shared(args, "hinton"))
     metrics = train_mnist_ae.train(run)
     data = load_dataset(args.dataset, root=args.data_dir)
-    x_train = data.x_train.reshape(len(data.x_train), -1)
-    x_test = data.x_test.reshape(len(data.x_test), -1)
-    pca_recon = pca_reconstructions(x_train, x_test)
-    pca = float(np.mean(np.sum((pca_recon - x_test) ** 2, axis=1)))
-
-    # Hinton & Salakhutdinov's Fig. 2B: test digits, the autoencoder's and PCA's reconstructions.
     model = train_mnist_ae.build_model(run, data.image_shape)
     model.load_state_dict(mg.load(Path(run.out) / "checkpoint.npz")["model"])
-    shown = data.x_test[:16]
-    plots.save_image_rows({"test digits": shown,
-                           "autoencoder": predict(model, x_test[:16]).reshape(shown.shape),
-                           "PCA": pca_recon[:16].reshape(shown.shape)},
-                          Path(run.out) / "autoencoder_vs_pca.png",
+    pca, rows = reproduction.pca_comparison(model, data.x_train.reshape(len(data.x_train), -1),
+                                            data.x_test.reshape(len(data.x_test), -1),
+                                            data.image_shape)
+    # Hinton & Salakhutdinov's Fig. 2B: test digits, the autoencoder's and PCA's reconstructions.
+    plots.save_image_rows(rows, Path(run.out) / "autoencoder_vs_pca.png",
                           title="30 numbers per digit")
     return {"published": {"autoencoder": HINTON_ERROR, "pca30": HINTON_PCA},
             "measured": {"autoencoder": metrics["test_sq_error_per_image"], "pca30": pca},
@@ -123,18 +105,7 @@ def over_seeds(name: str, args: argparse.Namespace) -> dict:
     seed's numbers and the standard error of the mean (sample standard deviation / sqrt(n))."""
     seeds = range(args.seed, args.seed + args.seeds)
     runs = [TARGETS[name](argparse.Namespace(**{**vars(args), "seed": seed})) for seed in seeds]
-    result = {**runs[-1], "seeds": list(seeds)}
-    keys = runs[0]["measured"]
-    result["measured"] = {k: float(np.mean([r["measured"][k] for r in runs])) for k in keys}
-    if len(runs) > 1:
-        result["per_seed"] = {k: [r["measured"][k] for r in runs] for k in keys}
-        result["standard_error"] = {k: float(np.std(v, ddof=1) / np.sqrt(len(v)))
-                                    for k, v in result["per_seed"].items()}
-        for key in ("train_minutes", "wall_minutes"):
-            result[key] = sum(r[key] for r in runs)
-    deciding = DECIDING[name]
-    result["passed"] = result["measured"][deciding] <= result["published"][deciding]
-    return result
+    return reproduction.over_seeds(runs, seeds, DECIDING[name])
 
 
 def _positive(text: str) -> int:
@@ -145,24 +116,32 @@ def _positive(text: str) -> int:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--target", choices=(*TARGETS, "all"), default="all")
-    p.add_argument("--device", default="cpu")
+                                formatter_class=common.HelpFormatter)
+    p.add_argument("--target", choices=(*TARGETS, "all"), default="all",
+                   help="which published number to reproduce")
+    p.add_argument("--device", default="cpu", help='"cpu", "gpu" or "cuda:N"')
     p.add_argument("--seed", type=int, default=0, help="the (first) seed")
     p.add_argument("--seeds", type=_positive, default=1,
                    help="run each target for this many seeds from --seed on; the measured "
                         "number is their mean")
     p.add_argument("--dataset", choices=("mnist", "auto", "mnist5k", "digits"),
                    default="mnist", help="the published numbers are on full MNIST")
-    p.add_argument("--data-dir", default=None)
-    p.add_argument("--hinton-epochs", type=int, default=100)
+    p.add_argument("--data-dir", default=None,
+                   help="folder of the MNIST .gz files, or the folder holding mnist/ "
+                        "(default: $MINIGRAD_DATA, else the cache)")
+    p.add_argument("--hinton-epochs", type=common.positive_int, default=100,
+                   help="epochs of the Hinton target's autoencoder")
     p.add_argument("--hinton-weight-decay", type=float, default=0.0,
                    help="AdamW weight decay for the Hinton target (0: Adam)")
     p.add_argument("--hinton-shift", type=int, default=1,
                    help="random shifts of the training digits by up to this many pixels")
-    p.add_argument("--out", default="runs/reproduce")
-    p.add_argument("--resume", action="store_true")
-    p.add_argument("--threads", type=int, default=None, help="BLAS threads on the CPU")
+    p.add_argument("--out", default="runs/reproduce",
+                   help="output folder: one subfolder per target, metrics.json the summary")
+    p.add_argument("--resume", action="store_true",
+                   help="continue each target from its checkpoint")
+    p.add_argument("--threads", type=common.positive_int, default=None,
+                   help="BLAS threads on the CPU (default: as in every demo, 1 on a machine "
+                        "of at most 2 cores, else the cores the load average leaves free)")
     return p
 
 
@@ -175,18 +154,7 @@ def reproduce(args: argparse.Namespace) -> dict:
         summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
         summary[name] = result
         common.write_json(summary, summary_path)
-    print("\ntarget  published / measured                               passed  training minutes")
-    for name in targets:
-        row = summary[name]
-        measured = {k: round(v, 2) for k, v in row["measured"].items()}
-        print(f"{name:<7} {json.dumps(row['published'])} / {json.dumps(measured)}  "
-              f"{str(row['passed']):<7} {row['train_minutes']:.1f}")
-        if "per_seed" in row:
-            for key, values in row["per_seed"].items():
-                print(f"        {key}: mean {row['measured'][key]:.2f} +- "
-                      f"{row['standard_error'][key]:.2f} (standard error) over seeds "
-                      f"{row['seeds'][0]}-{row['seeds'][-1]}: "
-                      + ", ".join(f"{v:.2f}" for v in values))
+    print("\n".join(reproduction.summary_lines(summary, targets)))
     return summary
 
 

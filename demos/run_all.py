@@ -3,7 +3,8 @@
     python demos/run_all.py                       # all demos into runs/<name>/ (about
                                                   # twenty minutes on a 2-core CPU)
     python demos/run_all.py --only denoise generate
-    python demos/run_all.py --quick --out /tmp/runs   # tiny settings, a minute: a smoke test
+    python demos/run_all.py --quick               # tiny settings, a minute: a smoke test,
+                                                  # into runs/quick/<name>/
     python demos/run_all.py --reproduce           # also the published numbers (demos/reproduce.py)
 
 Runs, in order, the two main demos (train_mnist_ae, train_mnist_vae), the lecture's uses of
@@ -28,6 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the demos folder is no package
 
 import colorize  # noqa: E402
+import common  # noqa: E402
 import complete_mnist  # noqa: E402
 import contractive  # noqa: E402
 import denoise_mnist  # noqa: E402
@@ -60,13 +62,17 @@ DEMOS = {
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--out", default="runs", help="root folder: each demo writes to out/<name>")
+                                formatter_class=common.HelpFormatter)
+    p.add_argument("--out", default=None,
+                   help="root folder: each demo writes to out/<name> (default: runs, or "
+                        "runs/quick with --quick, so that a smoke test never overwrites the "
+                        "real results)")
     p.add_argument("--quick", action="store_true", help="tiny settings (smoke test)")
     p.add_argument("--only", nargs="+", choices=tuple(DEMOS), default=tuple(DEMOS),
                    help="run only these demos")
     p.add_argument("--device", default="cpu", help="passed to every demo")
-    p.add_argument("--threads", type=int, default=None, help="passed to every demo")
+    p.add_argument("--threads", type=common.positive_int, default=None,
+                   help="passed to every demo (default: each demo's, see its --help)")
     p.add_argument("--no-progress", action="store_true", help="passed to every demo")
     p.add_argument("--reproduce", action="store_true",
                    help="also run demos/reproduce.py (published numbers; long, no --quick)")
@@ -78,7 +84,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     args = cli.parse_args(argv)
     if args.quick and args.reproduce:
         cli.error("--reproduce has no quick mode: its point is the full-length numbers")
-    root = Path(args.out)
+    root = Path(args.out if args.out is not None else "runs/quick" if args.quick else "runs")
     shared = ["--device", args.device]
     if args.threads is not None:
         shared += ["--threads", str(args.threads)]

@@ -26,12 +26,11 @@ import time
 from pathlib import Path
 
 import common
-import numpy as np
-from skimage.transform import resize
 
 import minigrad as mg
-from autoencoders import corrupt, plots, tasks
+from autoencoders import plots, tasks
 from autoencoders.models import autoencoder_loss_fn
+from autoencoders.restoration import downsample, upsample
 from autoencoders.train import predict
 
 
@@ -44,22 +43,10 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def downsample(images: np.ndarray, factor: int) -> np.ndarray:
-    """Block means of host images (..., H, W) (corrupt.downsample on the CPU)."""
-    return corrupt.downsample(mg.tensor(images), factor).numpy()
-
-
-def upsample(images: np.ndarray, size: tuple[int, int], order: int) -> np.ndarray:
-    """(N, h, w) -> (N, *size) by spline interpolation of ``order`` (0 nearest, 3 bicubic),
-    image by image (resizing a stack would also interpolate across images)."""
-    return np.stack([resize(image, size, order=order, anti_aliasing=False)
-                     for image in images]).astype(np.float32)
-
-
 def run(args: argparse.Namespace) -> dict:
     device = mg.device(args.device)
     started = time.perf_counter()
-    data = tasks.subset(common.load_images(args), args.train_size, args.test_size)
+    data = common.load_images(args)
     out = Path(args.out)
     size = data.image_shape
     x_train, x_test = tasks.channels_first(data.x_train), tasks.channels_first(data.x_test)
@@ -92,15 +79,12 @@ def run(args: argparse.Namespace) -> dict:
         "dataset": data.name, "n_train": len(x_train), "n_test": len(x_test),
         "factors": list(args.factors), "model": args.model, "latent_dim": args.latent_dim,
         "epochs": epochs, "scores": scores, "table": table,
-        **common.timings(started, device, train_seconds),
     }
-    common.write_json(metrics, out / "metrics.json")
-    return metrics
+    return common.finish(metrics, out, started, device, train_seconds)
 
 
 def main(argv: list[str] | None = None) -> dict:
-    args = parser().parse_args(argv)
-    return common.run(lambda: run(args), args.threads)
+    return common.cli(parser(), run, argv)
 
 
 if __name__ == "__main__":

@@ -92,17 +92,15 @@ def train(args: argparse.Namespace) -> dict:
         "test_sq_error_per_pixel": final["sq_error"] / pixels,
         "test_bce_per_image": final["bce"],
         "seconds_per_epoch": common.train_seconds(history) / len(history),
-        **common.timings(started, device, common.train_seconds(history)),
     }
-    common.write_json(metrics, out / "metrics.json")
-    print(f"test squared error {metrics['test_sq_error_per_image']:.2f} per image "
-          f"({metrics['test_sq_error_per_pixel']:.5f} per pixel); figures in {out}")
-    return metrics
+    return common.finish(
+        metrics, out, started, device, common.train_seconds(history),
+        f"test squared error {metrics['test_sq_error_per_image']:.2f} per image "
+        f"({metrics['test_sq_error_per_pixel']:.5f} per pixel); figures in {out}")
 
 
 def main(argv: list[str] | None = None) -> dict:
-    args = parser().parse_args(argv)
-    return common.run(lambda: train(args), args.threads)
+    return common.cli(parser(), train, argv)
 
 
 if __name__ == "__main__":

@@ -22,10 +22,10 @@ from pathlib import Path
 
 import common
 import numpy as np
-from scipy.special import ndtri
 
 import minigrad as mg
 from autoencoders import plots
+from autoencoders.generation import interpolation_rows, manifold
 from autoencoders.models import VAE, ConvVAE, vae_loss_fn
 from autoencoders.train import Trainer, predict
 
@@ -39,29 +39,6 @@ def build_model(args: argparse.Namespace, image_shape: tuple[int, int]):
     if args.model == "mlp":
         return VAE((int(np.prod(image_shape)), *args.hidden, args.latent_dim))
     return ConvVAE(1, args.channels, args.latent_dim, image_shape)
-
-
-def interpolation_rows(model, x: np.ndarray, labels: np.ndarray, image_shape,
-                       steps: int = 10, pairs: int = 4) -> dict[str, np.ndarray]:
-    """Decodings of (1 - t) mu_a + t mu_b for t in [0, 1], between test digits of
-    different classes: one row per pair, labelled "a -> b"."""
-    firsts = [int(np.flatnonzero(labels == c)[0]) for c in np.unique(labels)]
-    ends = [(firsts[i], firsts[-1 - i]) for i in range(pairs)]
-    mu = predict(model, x[[i for pair in ends for i in pair]], fn=lambda m, x: m.encode(x)[0])
-    t = np.linspace(0, 1, steps, dtype=np.float32)[:, None]
-    rows = {}
-    for k, (a, b) in enumerate(ends):
-        z = (1 - t) * mu[2 * k] + t * mu[2 * k + 1]
-        images = predict(model, z, fn=lambda m, z: m.decode(z))
-        rows[f"{labels[a]} -> {labels[b]}"] = images.reshape(-1, *image_shape)
-    return rows
-
-
-def manifold(model, image_shape, n: int = 20) -> np.ndarray:
-    """Decodings of an n x n grid of 2-D codes at the normal quantiles of (k + 0.5) / n."""
-    q = ndtri((np.arange(n) + 0.5) / n).astype(np.float32)
-    z = np.stack(np.meshgrid(q, q[::-1]), axis=-1).reshape(-1, 2)  # z2 grows upwards
-    return predict(model, z, fn=lambda m, z: m.decode(z)).reshape(-1, *image_shape)
 
 
 def train(args: argparse.Namespace) -> dict:
@@ -104,17 +81,15 @@ def train(args: argparse.Namespace) -> dict:
         "test_bce_per_image": last["test_recon"],
         "test_kl_per_image": last["test_kl"],
         "seconds_per_epoch": common.train_seconds(history) / len(history),
-        **common.timings(started, device, common.train_seconds(history)),
     }
-    common.write_json(metrics, out / "metrics.json")
-    print(f"test loss (BCE + KL) {metrics['test_loss_bce_kl_per_image']:.2f} nats per image; "
-          f"figures in {out}")
-    return metrics
+    return common.finish(
+        metrics, out, started, device, common.train_seconds(history),
+        f"test loss (BCE + KL) {metrics['test_loss_bce_kl_per_image']:.2f} nats per image; "
+        f"figures in {out}")
 
 
 def main(argv: list[str] | None = None) -> dict:
-    args = parser().parse_args(argv)
-    return common.run(lambda: train(args), args.threads)
+    return common.cli(parser(), train, argv)
 
 
 if __name__ == "__main__":

@@ -30,7 +30,10 @@ from minigrad.backend import (
 )
 from minigrad.creation import (
     arange,
+    as_tensor,
+    empty,
     eye,
+    from_numpy,
     full,
     full_like,
     linspace,

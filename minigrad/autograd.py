@@ -405,7 +405,7 @@ def _seeds(outputs, grad_outputs, create_graph: bool, op: str) -> list:
                                "no input had requires_grad=True, or it was computed under "
                                "no_grad()")
         if given is None:
-            if out.size != 1:
+            if out.numel() != 1:
                 raise RuntimeError(f"{op}: grad can be implicitly created only for outputs "
                                    f"with one element; output {k} has shape {out.shape}, so "
                                    "give a gradient of that shape")
@@ -695,8 +695,8 @@ class _CustomCall:
         start = 0
         for o, d in zip(outputs, differentiable, strict=True):
             if d:
-                self.layout.append((o.shape, o.dtype, device, start, o.size))
-                start += o.size
+                self.layout.append((o.shape, o.dtype, device, start, o.numel()))
+                start += o.numel()
             elif isinstance(o, Tensor):
                 self.layout.append(("zeros", o.shape, o.dtype, o.device))
             else:

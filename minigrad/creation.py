@@ -12,12 +12,13 @@ from fractions import Fraction
 
 import numpy as np
 
+from minigrad.backend import bool_, float32, int64
 from minigrad.backend import device as _device
-from minigrad.backend import float32, int64
 from minigrad.tensor import Tensor, _leaf
 
-__all__ = ["tensor", "zeros", "ones", "full", "arange", "linspace", "eye", "randn", "rand",
-           "randint", "zeros_like", "ones_like", "full_like", "randn_like", "rand_like"]
+__all__ = ["tensor", "as_tensor", "from_numpy", "zeros", "ones", "empty", "full", "arange",
+           "linspace", "eye", "randn", "rand", "randint", "zeros_like", "ones_like", "full_like",
+           "randn_like", "rand_like"]
 
 
 def check_size(value, what: str, low: int = 0) -> int:
@@ -50,8 +51,12 @@ def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor
     return Tensor(data, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
-def full(shape, fill_value, dtype=float32, device=None, requires_grad=False) -> Tensor:
-    """A tensor of ``shape`` (an int or a tuple) filled with ``fill_value``."""
+def full(shape, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """A tensor of ``shape`` (an int or a tuple) filled with ``fill_value``; the dtype by
+    default from the value, as PyTorch: bool, int64 for an int, float32 for a float."""
+    if dtype is None:
+        dtype = (bool_ if isinstance(fill_value, bool | np.bool_) else
+                 int64 if isinstance(fill_value, int | np.integer) else float32)
     dev = _device(device)
     shape = _shape((shape,) if not isinstance(shape, tuple | list) else shape, "full")
     data = dev.xp.full(shape, fill_value, dtype=dev.xp_dtype(dtype), device=dev.native)
@@ -66,6 +71,39 @@ def zeros(*shape, dtype=float32, device=None, requires_grad=False) -> Tensor:
 def ones(*shape, dtype=float32, device=None, requires_grad=False) -> Tensor:
     """ones(2, 3) or ones((2, 3))."""
     return full(_shape(shape, "ones"), 1, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def empty(*shape, dtype=float32, device=None, requires_grad=False) -> Tensor:
+    """PyTorch's uninitialised tensor: here filled with zeros (a fresh array costs the same)."""
+    return full(_shape(shape, "empty"), 0, dtype=dtype, device=device,
+                requires_grad=requires_grad)
+
+
+def from_numpy(array: np.ndarray) -> Tensor:
+    """A CPU tensor sharing ``array``'s memory (changes to one show in the other), as PyTorch's
+    ``from_numpy``; ``minigrad.tensor`` copies instead."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(array).__name__}")
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"from_numpy: cannot make a tensor of dtype {array.dtype}; minigrad "
+                        "holds bool, integer and floating-point tensors")
+    if not array.dtype.isnative:
+        raise ValueError(f"from_numpy: the array's byte order is not the machine's "
+                         f"({array.dtype.str}); convert it with array.astype(array.dtype."
+                         "newbyteorder('='))")
+    return _leaf(array, _device("cpu"))
+
+
+def as_tensor(data, dtype=None, device=None) -> Tensor:
+    """``data`` as a tensor, without a copy when it already is one (or, on the CPU, a NumPy
+    array) of the dtype and device asked for; else a copy, as ``tensor``."""
+    if isinstance(data, Tensor):
+        return data.to(device if device is not None else data.device, dtype)
+    if (isinstance(data, np.ndarray) and _device(device).name == "cpu"
+            and data.dtype.kind in "biuf"
+            and (dtype is None or np.dtype(dtype) == data.dtype) and data.dtype.isnative):
+        return from_numpy(data)
+    return Tensor(data, dtype=dtype, device=device)
 
 
 def arange(start, stop=None, step=1, dtype=None, device=None) -> Tensor:

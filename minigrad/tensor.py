@@ -62,10 +62,6 @@ class Tensor:
         return self.data.ndim
 
     @property
-    def size(self) -> int:
-        return math.prod(self.data.shape)
-
-    @property
     def dtype(self) -> np.dtype:
         """The dtype as a NumPy dtype (``minigrad.float32`` ...), whatever the backend."""
         return self.device.canonical(self.data.dtype)
@@ -125,7 +121,7 @@ class Tensor:
 
     def item(self):
         """The single value as a Python number (a device-to-host copy on GPUs)."""
-        if self.size != 1:
+        if math.prod(self.data.shape) != 1:
             raise ValueError(f"item() needs a tensor with one element, got shape {self.shape}")
         return to_numpy(self.data).reshape(()).item()
 

@@ -89,7 +89,7 @@ def _probe(h: mg.Tensor, probe: str) -> mg.Tensor:
 
 def _unit(h: mg.Tensor, k: int) -> mg.Tensor:
     """v with v_n = e_k for every example n: code unit k (of the flattened code) is 1."""
-    n, units = h.shape[0], h[0].size
+    n, units = h.shape[0], h[0].numel()
     row = mg.eye(units, dtype=h.dtype, device=h.device)[k]  # e_k, (units,)
     return (mg.zeros(n, 1, dtype=h.dtype, device=h.device) + row).reshape(*h.shape)
 
@@ -109,7 +109,7 @@ def jacobian_sq_frobenius(h: mg.Tensor, x: mg.Tensor, method: str = DEFAULT_METH
     """
     _check(method, n_samples, probe)
     if method == "exact":
-        probes = (_unit(h, k) for k in range(h[0].size))
+        probes = (_unit(h, k) for k in range(h[0].numel()))
         scale = 1.0
     else:
         probes = (_probe(h, probe) for _ in range(n_samples))

@@ -13,6 +13,14 @@ Training minimises, per image, the negative evidence lower bound
 
 with the expectation estimated by the one sample z. In nats per image it is the number that
 PyTorch's examples/vae prints as "test set loss" (BCE summed over pixels + KL).
+
+The importance-weighted bound (Burda, Grosse & Salakhutdinov, ICLR 2016) draws k codes
+z_1..z_k ~ q(z | x) and averages the importance weights w_i = p(x, z_i) / q(z_i | x) inside
+the log:
+
+    L_k = E[log (1/k) sum_i w_i],   ELBO = L_1 <= L_k <= L_{k+1} <= log p(x),
+
+(``log_importance_weights``, ``iwae_loss``, ``iwae_loss_fn``); L_k -> log p(x) as k grows.
 """
 
 from __future__ import annotations
@@ -26,7 +34,8 @@ from autoencoders.models.conv import conv_encoder_decoder
 from minigrad import nn
 from minigrad.nn import functional as F
 
-__all__ = ["VAE", "ConvVAE", "VariationalAutoencoder", "vae_loss", "vae_loss_fn"]
+__all__ = ["VAE", "ConvVAE", "VariationalAutoencoder", "iwae_loss", "iwae_loss_fn",
+           "log_importance_weights", "vae_loss", "vae_loss_fn"]
 
 LIKELIHOODS = ("bernoulli", "gaussian")
 
@@ -125,7 +134,7 @@ def vae_loss(x_hat: mg.Tensor, x: mg.Tensor, mu: mg.Tensor, logvar: mg.Tensor,
         recon = bce(x_hat, x, reduction="sum") / n
     else:
         mean = x_hat.sigmoid() if from_logits else x_hat
-        pixels = x.size // n
+        pixels = x.numel() // n
         recon = (F.mse_loss(mean, x, reduction="sum") / (2 * sigma**2 * n)
                  + pixels * math.log(sigma * math.sqrt(2 * math.pi)))
     kl = F.kl_divergence_normal(mu, logvar, reduction="sum") / n
@@ -149,5 +158,130 @@ def vae_loss_fn(likelihood: str = "bernoulli", beta: float = 1.0,
         _, recon, kl = vae_loss(logits, target, mu, logvar, likelihood,
                                 from_logits=model.output == "sigmoid", sigma=sigma)
         return recon + beta * kl, {"recon": recon, "kl": kl, "elbo": -(recon + kl)}
+
+    return loss_fn
+
+
+# -- the importance-weighted bound (IWAE) -------------------------------------------------------
+
+def _log_likelihood_terms(logits: mg.Tensor, x: mg.Tensor, likelihood: str, mean_of_logits,
+                          sigma: float) -> mg.Tensor:
+    """log p(x | z) summed over pixels: logits (k, N, D), x (N, D) -> (k, N).
+
+    bernoulli: sum_d x_d l_d - softplus(l_d)   (= -BCE with logits, exact for x in {0, 1});
+    gaussian:  -sum_d (x_d - m_d)^2 / (2 sigma^2) - D log(sigma sqrt(2 pi)), m = mean(l).
+    """
+    if likelihood == "bernoulli":
+        return (x * logits - mg.softplus(logits)).sum(axis=-1)
+    mean = mean_of_logits(logits)
+    pixels = x.shape[-1]
+    return (-((x - mean) ** 2).sum(axis=-1) / (2 * sigma**2)
+            - pixels * math.log(sigma * math.sqrt(2 * math.pi)))
+
+
+def log_normal_diag(z: mg.Tensor, mu: mg.Tensor, logvar: mg.Tensor) -> mg.Tensor:
+    """log N(z; mu, diag(exp(logvar))) summed over the last axis:
+    -1/2 sum_j (log 2 pi + logvar_j + (z_j - mu_j)^2 exp(-logvar_j))."""
+    return -0.5 * (math.log(2 * math.pi) + logvar + (z - mu) ** 2 * (-logvar).exp()).sum(axis=-1)
+
+
+def log_importance_weights(model, x: mg.Tensor, k: int, eps: mg.Tensor | None = None,
+                           likelihood: str = "bernoulli", sigma: float = 1.0,
+                           condition: mg.Tensor | None = None) -> mg.Tensor:
+    """log w_i = log p(x | z_i) + log p(z_i) - log q(z_i | x) for k codes per input: (k, N).
+
+    model:     a ``VariationalAutoencoder`` (or a ``CVAE``, then ``condition`` holds its
+               labels, and encoder and decoder both see them).
+    x:         (N, ...) inputs as the model takes them; for "bernoulli", values in [0, 1]
+               (log p(x | z) is a probability only for binary x).
+    eps:       (k, N, latent_dim) standard normal noise; None: drawn on x's device. Passing it
+               makes the result a deterministic, differentiable function of the parameters
+               (gradchecks; the same noise for two objectives).
+    z_i = mu + exp(logvar / 2) eps_i (reparameterized); p(z) = N(0, I); q = N(mu, diag
+    exp(logvar)); the decoder runs once on all k * N codes. Differentiable in everything.
+    """
+    if likelihood not in LIKELIHOODS:
+        raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
+    if likelihood == "bernoulli" and model.output != "sigmoid":
+        raise ValueError('the "bernoulli" likelihood needs a model with output="sigmoid"')
+    n = x.shape[0]
+    mu, logvar = model.encode(x) if condition is None else model.encode(x, condition)
+    d = mu.shape[1]
+    if eps is None:
+        eps = mg.randn(k, n, d, dtype=mu.dtype, device=mu.device)
+    if tuple(eps.shape) != (k, n, d):
+        raise ValueError(f"eps must have shape (k, N, latent_dim) = {(k, n, d)}, "
+                         f"got {tuple(eps.shape)}")
+    z = mu + (0.5 * logvar).exp() * eps  # (k, N, d): broadcasting repeats mu, logvar k times
+    flat_z = z.reshape(k * n, d)
+    if condition is None:
+        logits = model.decode_logits(flat_z)
+    else:  # the k copies of each input's label, in z's (sample, input) order
+        logits = model.decode_logits(flat_z, mg.cat([condition] * k, axis=0))
+    logits = logits.reshape(k, n, -1)
+    target = x.reshape(n, -1)
+
+    def mean_of_logits(l):
+        return l.sigmoid() if model.output == "sigmoid" else l
+
+    log_px_z = _log_likelihood_terms(logits, target, likelihood, mean_of_logits, sigma)
+    log_pz = log_normal_diag(z, mg.zeros_like(z), mg.zeros_like(z))
+    log_qz_x = log_normal_diag(z, mu, logvar)
+    return log_px_z + log_pz - log_qz_x
+
+
+def iwae_bound(log_w: mg.Tensor) -> mg.Tensor:
+    """The k-sample bound of each input from its log weights (k, N): log (1/k) sum_i w_i, (N,),
+    as a log-sum-exp (stable: the largest weight is factored out before exponentiating)."""
+    return mg.logsumexp(log_w, axis=0) - math.log(log_w.shape[0])
+
+
+OBJECTIVES = ("iwae", "vae")
+
+
+def iwae_loss(model, x: mg.Tensor, k: int, eps: mg.Tensor | None = None,
+              likelihood: str = "bernoulli", sigma: float = 1.0, objective: str = "iwae",
+              condition: mg.Tensor | None = None):
+    """The negative k-sample bound, nats per image averaged over the batch: (loss, log_w).
+
+    objective: "iwae": loss = -mean_n log (1/k) sum_i w_ni   (Burda et al.'s L_k);
+               "vae":  loss = -mean_n (1/k) sum_i log w_ni   (the ELBO estimated with k samples,
+                       the paper's "VAE" rows with k > 1).
+    At k = 1 both are -log w_1 = -(log p(x|z) + log p(z) - log q(z|x)): the single-sample ELBO
+    estimate with the KL term sampled too (``vae_loss`` uses the closed-form KL instead: equal
+    in expectation, not sample by sample). log_w: the (k, N) log weights (detach to report).
+    Other arguments as for ``log_importance_weights``.
+    """
+    if objective not in OBJECTIVES:
+        raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
+    log_w = log_importance_weights(model, x, k, eps, likelihood, sigma, condition)
+    per_input = iwae_bound(log_w) if objective == "iwae" else log_w.mean(axis=0)
+    return -per_input.mean(), log_w
+
+
+def iwae_loss_fn(k: int = 5, likelihood: str = "bernoulli", objective: str = "iwae",
+                 sigma: float = 1.0, augment: Callable[[mg.Tensor], mg.Tensor] | None = None):
+    """A ``loss_fn(model, batch)`` for the Trainer: the negative k-sample bound (``iwae_loss``).
+
+    batch: (x,), the images whose p(x) is bounded (no (x_in, target) pairs: a bound on the
+    likelihood has no separate target). augment: applied in training mode only, as in
+    ``vae_loss_fn``; ``binarize.dynamic_binarize`` resamples binary pixels for every batch.
+    Metrics, nats per image: "iwae" (L_k of these samples), "elbo" (mean_i log w_i, the ELBO
+    estimated from the same k samples); the loss is -"iwae" or -"elbo" by ``objective``.
+    """
+    if objective not in OBJECTIVES:
+        raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
+    k = int(k)
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k}")
+
+    def loss_fn(model: VariationalAutoencoder, batch):
+        if len(batch) != 1:
+            raise ValueError(f"iwae_loss_fn bounds log p(x) of the images themselves: give (x,) "
+                             f"batches, got {len(batch)} arrays")
+        x, _ = _inputs_and_targets(batch, None, augment, model.training)
+        loss, log_w = iwae_loss(model, x, k, None, likelihood, sigma, objective)
+        log_w = log_w.detach()
+        return loss, {"iwae": iwae_bound(log_w).mean(), "elbo": log_w.mean()}
 
     return loss_fn

@@ -31,6 +31,7 @@ from minigrad.distributed.process_group import (
     all_reduce,
     barrier,
     broadcast,
+    broadcast_object_list,
     destroy_process_group,
     get_backend,
     get_communicator,
@@ -39,12 +40,13 @@ from minigrad.distributed.process_group import (
     get_world_size,
     init_process_group,
     is_initialized,
+    monitored_barrier,
 )
 
 __all__ = [
     "init_process_group", "destroy_process_group", "is_initialized",
     "get_rank", "get_world_size", "get_local_rank", "get_backend", "get_communicator",
     "ReduceOp", "all_reduce", "broadcast", "all_gather", "barrier",
-    "DistributedDataParallel",
+    "broadcast_object_list", "monitored_barrier", "DistributedDataParallel",
     "Communicator", "CommStats", "MpiCommunicator", "NcclCommunicator", "REDUCE_OPS",
 ]

@@ -175,7 +175,7 @@ class _Bucket:
         self.params = params
         self.device = params[0].device
         self.dtype = params[0].dtype
-        self.sizes = [p.size for p in params]
+        self.sizes = [p.numel() for p in params]
         self.offsets = np.concatenate([[0], np.cumsum(self.sizes)]).tolist()
         self.numel = self.offsets[-1]
 
@@ -217,7 +217,7 @@ def _make_buckets(params: list[Tensor], cap_bytes: float) -> list[_Bucket]:
         key = (p.device.name, p.dtype)
         members = open_buckets.setdefault(key, [])
         members.append(p)
-        if sum(q.size for q in members) * p.dtype.itemsize >= cap_bytes:
+        if sum(q.numel() for q in members) * p.dtype.itemsize >= cap_bytes:
             buckets.append(_Bucket(members))
             del open_buckets[key]
     buckets.extend(_Bucket(members) for members in open_buckets.values())
@@ -237,9 +237,9 @@ def _broadcast_tensors(group, tensors: list[Tensor]) -> None:
         group.communicator(dev).bcast(flat, root=0)
         offset = 0
         for t in members:
-            t.data[...] = xp.reshape(flat[offset:offset + t.size], t.data.shape)
+            t.data[...] = xp.reshape(flat[offset:offset + t.numel()], t.data.shape)
             t._bump_version()
-            offset += t.size
+            offset += t.numel()
 
 
 def _check_same_structure(group, module: Module) -> None:

@@ -28,7 +28,9 @@ mpiexec starts the processes and MPI bootstraps NCCL.
 
 from __future__ import annotations
 
+import datetime
 import sys
+import time
 
 from minigrad.backend import Device
 from minigrad.distributed.communicator import Communicator, check_op
@@ -38,7 +40,8 @@ from minigrad.tensor import Tensor
 
 __all__ = ["init_process_group", "destroy_process_group", "is_initialized", "get_rank",
            "get_world_size", "get_local_rank", "get_backend", "get_communicator", "ReduceOp",
-           "all_reduce", "broadcast", "all_gather", "barrier"]
+           "all_reduce", "broadcast", "all_gather", "barrier", "broadcast_object_list",
+           "monitored_barrier"]
 
 BACKENDS = (None, "mpi", "nccl")
 
@@ -69,6 +72,9 @@ class ProcessGroup:
         self.backend = backend
         self.mpi = MpiCommunicator()
         self.nccl: NcclCommunicator | None = None
+        # For monitored_barrier alone: a rank that waits there must never match a collective
+        # that another rank, stuck in training, is still in.
+        self.monitor = self.mpi.comm.Dup()
 
     @property
     def rank(self) -> int:
@@ -96,6 +102,7 @@ class ProcessGroup:
     def finalize(self) -> None:
         if self.nccl is not None:
             self.nccl.finalize()
+        self.monitor.Free()
         self.mpi.finalize()
 
 
@@ -147,11 +154,29 @@ def destroy_process_group() -> None:
     group.finalize()
 
 
+# How long a rank stopped by Ctrl-C waits for the others to stop too before aborting the job.
+INTERRUPT_GRACE_SECONDS = 30.0
+
+
 def _abort_on_uncaught_exception(exc_type, exc, tb) -> None:
-    """sys.excepthook while a group of several workers exists: report, then end the job."""
+    """sys.excepthook while a group of several workers exists: report, then end the job.
+
+    Ctrl-C on mpiexec reaches every rank. Aborting at once would kill rank 0 while it still
+    saves a checkpoint, so after a KeyboardInterrupt a rank first waits (at most
+    INTERRUPT_GRACE_SECONDS) until every rank has come here too, and then exits without
+    aborting; a rank stuck in a collective that the others left keeps them from coming, and
+    then the job is aborted after all."""
     group = _group
     try:
         (_previous_excepthook or sys.__excepthook__)(exc_type, exc, tb)
+        if group is not None and issubclass(exc_type, KeyboardInterrupt):
+            sys.stderr.flush()
+            try:
+                monitored_barrier(INTERRUPT_GRACE_SECONDS)
+            except RuntimeError:
+                pass
+            else:
+                group = None  # every rank stopped: nothing to abort
         if group is not None:
             sys.stderr.write(
                 f"\nminigrad.distributed: rank {group.rank} of {group.size} stopped with the "
@@ -239,10 +264,43 @@ def all_gather(tensor_list: list[Tensor], tensor: Tensor) -> None:
         t._bump_version()
 
 
+def broadcast_object_list(object_list: list, src: int = 0) -> None:
+    """object_list[i] <- rank ``src``'s object_list[i], for every i, on every rank, in place
+    (PyTorch's signature). The objects are pickled and sent over MPI from host memory: for
+    small Python objects (a flag, a dict of settings, a file's bytes), not for tensors, which
+    ``broadcast`` sends without pickling. Every rank passes a list of the same length."""
+    if not isinstance(object_list, list):
+        raise TypeError(f"broadcast_object_list takes a list, got {type(object_list).__name__}")
+    group = _the_group()
+    received = group.mpi.comm.bcast(object_list if group.rank == src else None, root=src)
+    if len(received) != len(object_list):
+        raise ValueError(f"broadcast_object_list: rank {src} sent {len(received)} objects, "
+                         f"this rank's list has {len(object_list)}")
+    object_list[:] = received
+
+
 def barrier() -> None:
     """Wait until every rank has called barrier()."""
     group = _the_group()
     (group.nccl or group.mpi).barrier()
+
+
+def monitored_barrier(timeout: float | datetime.timedelta | None = None) -> None:
+    """Wait until every rank has called monitored_barrier(), at most ``timeout`` (seconds or
+    a timedelta; None: forever); raise RuntimeError on this rank when some rank did not
+    come in time (PyTorch's, which only gloo offers). On a communicator of its own, so it
+    is safe to call while another rank may be blocked in a collective that will never
+    complete: after Ctrl-C, say, to let every rank finish its work before the job ends."""
+    group = _the_group()
+    if isinstance(timeout, datetime.timedelta):
+        timeout = timeout.total_seconds()
+    request = group.monitor.Ibarrier()
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while not request.Test():
+        if deadline is not None and time.monotonic() > deadline:
+            # The request stays pending; the process is expected to stop (or abort) now.
+            raise RuntimeError(f"monitored_barrier: not every rank arrived within {timeout} s")
+        time.sleep(0.005)
 
 
 def _check_tensor(tensor, op: str) -> None:

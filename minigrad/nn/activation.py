@@ -7,7 +7,8 @@ from minigrad.nn.module import Module
 from minigrad.tensor import Tensor
 
 __all__ = ["ReLU", "LeakyReLU", "ELU", "Sigmoid", "Tanh", "Softplus", "GELU", "SiLU",
-           "Softmax", "LogSoftmax"]
+           "Softmax", "LogSoftmax", "ReLU6", "Hardtanh", "Hardsigmoid", "Hardswish", "SELU",
+           "CELU", "Mish", "LogSigmoid", "Softsign", "Softmin"]
 
 
 class ReLU(Module):
@@ -104,6 +105,80 @@ class LogSoftmax(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return ops.log_softmax(x, axis=self.dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+# -- the activations of ops/activations_more.py ----------------------------------------------
+
+class ReLU6(Module):
+    def forward(self, x: Tensor) -> Tensor:
+        return ops.relu6(x)
+
+
+class Hardtanh(Module):
+    def __init__(self, min_val: float = -1.0, max_val: float = 1.0):
+        super().__init__()
+        self.min_val = min_val
+        self.max_val = max_val
+
+    def forward(self, x: Tensor) -> Tensor:
+        return ops.hardtanh(x, self.min_val, self.max_val)
+
+    def extra_repr(self) -> str:
+        return f"min_val={self.min_val}, max_val={self.max_val}"
+
+
+class Hardsigmoid(Module):
+    def forward(self, x: Tensor) -> Tensor:
+        return ops.hardsigmoid(x)
+
+
+class Hardswish(Module):
+    def forward(self, x: Tensor) -> Tensor:
+        return ops.hardswish(x)
+
+
+class SELU(Module):
+    def forward(self, x: Tensor) -> Tensor:
+        return ops.selu(x)
+
+
+class CELU(Module):
+    def __init__(self, alpha: float = 1.0):
+        super().__init__()
+        self.alpha = alpha
+
+    def forward(self, x: Tensor) -> Tensor:
+        return ops.celu(x, self.alpha)
+
+    def extra_repr(self) -> str:
+        return f"alpha={self.alpha}"
+
+
+class Mish(Module):
+    def forward(self, x: Tensor) -> Tensor:
+        return ops.mish(x)
+
+
+class LogSigmoid(Module):
+    def forward(self, x: Tensor) -> Tensor:
+        return ops.logsigmoid(x)
+
+
+class Softsign(Module):
+    def forward(self, x: Tensor) -> Tensor:
+        return ops.softsign(x)
+
+
+class Softmin(Module):
+    def __init__(self, dim: int = -1):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x: Tensor) -> Tensor:
+        return ops.softmin(x, self.dim)
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"

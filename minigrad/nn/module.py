@@ -15,7 +15,7 @@ from typing import NamedTuple, Self
 import numpy as np
 
 from minigrad.backend import device as _device
-from minigrad.backend import device_of, transfer
+from minigrad.backend import device_of, float16, float32, float64, transfer
 from minigrad.tensor import Tensor
 
 __all__ = ["Module", "Parameter", "Sequential", "ModuleList"]
@@ -98,6 +98,7 @@ class Module:
             object.__delattr__(self, name)
 
     def _unregister(self, name: str) -> bool:
+        self.__dict__.get("_non_persistent", set()).discard(name)
         found = False
         for table in (self._parameters, self._buffers, self._modules):
             if name in table:
@@ -115,14 +116,17 @@ class Module:
         self._unregister(name)
         self._parameters[name] = param
 
-    def register_buffer(self, name: str, tensor: Tensor | None) -> None:
+    def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
         """Register a tensor that is state but not trained (e.g. BatchNorm's running mean):
-        it moves with ``to()`` and is saved in ``state_dict()``, but is not in parameters()."""
+        it moves with ``to()`` and is saved in ``state_dict()`` (unless ``persistent=False``),
+        but is not in parameters()."""
         if tensor is not None and not isinstance(tensor, Tensor):
             raise TypeError(f"register_buffer({name!r}): expected a Tensor or None, got "
                             f"{type(tensor).__name__}")
         self._unregister(name)
         self._buffers[name] = tensor
+        if not persistent:  # (the set is made by the first module that needs one)
+            self.__dict__.setdefault("_non_persistent", set()).add(name)
 
     def add_module(self, name: str, module: Module | None) -> None:
         if module is not None and not isinstance(module, Module):
@@ -198,10 +202,14 @@ class Module:
         """Set evaluation mode everywhere: ``train(False)``."""
         return self.train(False)
 
-    def zero_grad(self) -> None:
-        """Forget all parameter gradients (set them to None)."""
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget all parameter gradients: set them to None (PyTorch 2's default), or with
+        ``set_to_none=False`` fill them with zeros in place."""
         for p in self.parameters():
-            p.grad = None
+            if set_to_none:
+                p.grad = None
+            elif p.grad is not None:
+                p.grad.detach_().zero_()
 
     def requires_grad_(self, requires_grad: bool = True) -> Module:
         """Freeze (False) or unfreeze all parameters."""
@@ -227,12 +235,25 @@ class Module:
                 t.device = target
         return self
 
+    def half(self) -> Module:
+        """Cast the floating-point parameters and buffers to float16, in place."""
+        return self.to(dtype=float16)
+
+    def float(self) -> Module:
+        """Cast the floating-point parameters and buffers to float32, in place."""
+        return self.to(dtype=float32)
+
+    def double(self) -> Module:
+        """Cast the floating-point parameters and buffers to float64, in place."""
+        return self.to(dtype=float64)
+
     # -- saving and loading ----------------------------------------------------------------
     def _state_entries(self, prefix: str = "") -> Iterator[tuple[str, Tensor]]:
         """Parameters then persistent buffers of this module, then those of each child."""
+        skip = self.__dict__.get("_non_persistent", ())
         for table in (self._parameters, self._buffers):
             for name, t in table.items():
-                if t is not None:
+                if t is not None and name not in skip:
                     yield prefix + name, t
         for name, child in self.named_children():
             yield from child._state_entries(f"{prefix}{name}.")

@@ -1,4 +1,4 @@
-"""Batch normalisation layers."""
+"""Normalisation layers: batch norm, layer norm and group norm."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from minigrad.nn import functional as F
 from minigrad.nn.module import Module, Parameter
 from minigrad.tensor import Tensor
 
-__all__ = ["BatchNorm1d", "BatchNorm2d"]
+__all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm"]
 
 
 class _BatchNorm(Module):
@@ -72,3 +72,60 @@ class BatchNorm2d(_BatchNorm):
     """Batch norm of (N, C, H, W) inputs, per channel C (statistics over N, H, W)."""
 
     _input_ndims = (4,)
+
+
+class LayerNorm(Module):
+    """Normalises each example over its last axes, normalized_shape (an int or a tuple), then
+    scales and shifts elementwise: weight (ones) and bias (zeros) of that shape when
+    elementwise_affine (bias=False leaves out the shift), as PyTorch. Same statistics in
+    training and evaluation (no running averages)."""
+
+    def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True,
+                 bias: bool = True, device=None, dtype=float32):
+        super().__init__()
+        shape = ((normalized_shape,) if isinstance(normalized_shape, int)
+                 else tuple(normalized_shape))
+        self.normalized_shape = tuple(check_size(n, "LayerNorm: normalized_shape")
+                                      for n in shape)
+        self.eps, self.elementwise_affine = float(eps), elementwise_affine
+        dev = _device(device)
+        self.weight = (Parameter(ones(self.normalized_shape, dtype=dtype, device=dev))
+                       if elementwise_affine else None)
+        self.bias = (Parameter(zeros(self.normalized_shape, dtype=dtype, device=dev))
+                     if elementwise_affine and bias else None)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return (f"{self.normalized_shape}, eps={self.eps}, "
+                f"elementwise_affine={self.elementwise_affine}")
+
+
+class GroupNorm(Module):
+    """Normalises each example over groups of num_channels/num_groups channels (and all their
+    pixels), then scales and shifts per channel: weight (ones) and bias (zeros) of shape
+    (num_channels,) when affine, as PyTorch. Input (N, num_channels, ...)."""
+
+    def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5,
+                 affine: bool = True, device=None, dtype=float32):
+        super().__init__()
+        num_groups = check_size(num_groups, "GroupNorm: num_groups", low=1)
+        num_channels = check_size(num_channels, "GroupNorm: num_channels")
+        if num_channels % num_groups:
+            raise ValueError(f"GroupNorm: num_channels {num_channels} must be divisible by "
+                             f"num_groups {num_groups}")
+        self.num_groups, self.num_channels = num_groups, num_channels
+        self.eps, self.affine = float(eps), affine
+        dev = _device(device)
+        self.weight = Parameter(ones(num_channels, dtype=dtype, device=dev)) if affine else None
+        self.bias = Parameter(zeros(num_channels, dtype=dtype, device=dev)) if affine else None
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.ndim < 2 or x.shape[1] != self.num_channels:
+            raise ValueError(f"GroupNorm({self.num_groups}, {self.num_channels}) expects an "
+                             f"input (N, {self.num_channels}, ...), got shape {x.shape}")
+        return F.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"

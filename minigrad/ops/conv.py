@@ -1,4 +1,4 @@
-"""Convolution and transposed convolution of (N, C, H, W) tensors.
+"""Convolution and transposed convolution of (N, C, H, W) tensors (and 1-D, 3-D).
 
 The convolution (PyTorch's, i.e. a cross-correlation) of x (N, C, H, W) with a weight
 (O, C, kh, kw), stride s, zero padding p and dilation d is
@@ -17,16 +17,24 @@ Backward of the product, with g2 = the output gradient as (O, Ho*Wo*N):
 The transposed convolution is the adjoint of the convolution: the product W^T @ x, then
 col2im. Both backward formulas are products with saved tensors, so with create_graph they
 record their own graph: second derivatives of convolutions come for free.
+
+Other dimensions: conv3d is the same two steps with kd*kh*kw taps (im2col works for any
+number of spatial axes; ``_convolution`` is the shared body). conv1d and conv_transpose1d
+are the 2-D ops on a height-1 image, so they share the 2-D path and its speed. unfold and
+fold are im2col and col2im themselves under PyTorch's names and (N, C*kh*kw, L) layout.
 """
 
 from __future__ import annotations
 
+import math
+
 from minigrad.ops.im2col import _chwn, _Geometry, _nchw, col2im_op, im2col_op
 from minigrad.ops.linalg import _axis_sum
-from minigrad.ops.shape import reshape
+from minigrad.ops.shape import permute, reshape, squeeze, unsqueeze
 from minigrad.ops.spatial_args import (
     _check_bias,
     _check_input,
+    _check_operands,
     _check_output,
     _check_weight,
     _conv_padding,
@@ -38,7 +46,8 @@ from minigrad.ops.spatial_args import (
 )
 from minigrad.tensor import Tensor, _from_op
 
-__all__ = ["conv2d", "conv_transpose2d"]
+__all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "unfold",
+           "fold"]
 
 
 def _weight_gradient(xp, a, b):
@@ -50,6 +59,33 @@ def _weight_gradient(xp, a, b):
     if b.shape[-2] > a.shape[-2]:
         return xp.matrix_transpose(b @ xp.matrix_transpose(a))
     return a @ xp.matrix_transpose(b)
+
+
+def _ntuple(value, name: str, low: int, d: int) -> tuple[int, ...]:
+    """An int or a d-tuple of ints, each >= low, as a d-tuple (one entry per spatial axis)."""
+    values = (value,) * d if isinstance(value, int) else tuple(value)
+    if len(values) != d or not all(isinstance(v, int) and v >= low for v in values):
+        raise ValueError(f"{name} must be an int >= {low} or a {d}-tuple of them, got "
+                         f"{value!r}")
+    return values
+
+
+def _nd_padding(padding, stride, kernel, dilation, d: int):
+    """The zeros around the input as (symmetric padding, extra after) per axis: ints, or
+    "valid" (none), or "same" (stride 1: d(k-1) zeros per axis, half before, an odd total's
+    extra zero after, as PyTorch); the rule of spatial_args._resolve_padding for any d."""
+    if not isinstance(padding, str):
+        return _ntuple(padding, "padding", 0, d), (0,) * d
+    if padding not in ("valid", "same"):
+        raise ValueError(f"padding must be 'valid', 'same', an int or a tuple of ints, got "
+                         f"{padding!r}")
+    if padding == "valid":
+        return (0,) * d, (0,) * d
+    if any(s != 1 for s in stride):
+        raise ValueError(f"padding='same' needs stride 1 (no padding keeps the size with a "
+                         f"larger stride), got stride {stride}")
+    totals = [dl * (k - 1) for k, dl in zip(kernel, dilation, strict=True)]
+    return tuple(t // 2 for t in totals), tuple(t % 2 for t in totals)
 
 
 def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
@@ -70,26 +106,71 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padd
     _check_input("conv2d", x, weight, bias)
     _check_weight("conv2d", weight, "(O, C, kh, kw)")
     padding, extra = _resolve_padding(padding, tuple(weight.shape[2:]), dilation)
-    n, c, h, w = x.shape
-    o, c_w, kh, kw = weight.shape
-    _check_bias("conv2d", bias, o)
-    groups = _groups("conv2d", groups, c, o)
+    return _convolution("conv2d", x, weight, bias, stride, padding, extra, dilation, groups)
+
+
+def conv1d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
+           dilation=1, groups: int = 1) -> Tensor:
+    """1-D convolution: x (N, C, L), weight (O, C/G, k), bias (O,) -> (N, O, Lo),
+    Lo = (L + 2p - d(k-1) - 1)//s + 1; arguments as conv2d's, each an int (or a 1-tuple).
+
+    Computed as conv2d of a height-1 image with a height-1 kernel (x viewed as (N, C, 1, L)):
+    the same im2col and product, no code of its own to get wrong, and the 2-D path's speed."""
+    _check_operands("conv1d", x, weight, bias)
+    if x.ndim != 3 or weight.ndim != 3:
+        raise ValueError(f"conv1d: expected an input (N, C, L) and a weight (O, C/G, k), got "
+                         f"shapes {x.shape} and {weight.shape}")
+    (s,), (dl,) = _ntuple(stride, "stride", 1, 1), _ntuple(dilation, "dilation", 1, 1)
+    if not isinstance(padding, str):
+        padding = (0, _ntuple(padding, "padding", 0, 1)[0])
+    y = conv2d(unsqueeze(x, 2), unsqueeze(weight, 2), bias, (1, s), padding, (1, dl), groups)
+    return squeeze(y, 2)
+
+
+def conv3d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
+           dilation=1, groups: int = 1) -> Tensor:
+    """3-D convolution: x (N, C, D, H, W), weight (O, C/G, kd, kh, kw), bias (O,)
+    -> (N, O, Do, Ho, Wo), each output size as in conv2d; stride, padding and dilation an int
+    or a triple (padding also "valid" or "same").
+
+    The same two steps as conv2d, with windows of kd*kh*kw taps:
+    cols (C*kd*kh*kw, Do*Ho*Wo*N) from the N-d im2col, then y = W (O, C*kd*kh*kw) @ cols."""
+    _check_operands("conv3d", x, weight, bias)
+    if x.ndim != 5 or weight.ndim != 5:
+        raise ValueError(f"conv3d: expected an input (N, C, D, H, W) and a weight "
+                         f"(O, C/G, kd, kh, kw), got shapes {x.shape} and {weight.shape}")
+    stride, dilation = _ntuple(stride, "stride", 1, 3), _ntuple(dilation, "dilation", 1, 3)
+    padding, extra = _nd_padding(padding, stride, tuple(weight.shape[2:]), dilation, 3)
+    return _convolution("conv3d", x, weight, bias, stride, padding, extra, dilation, groups)
+
+
+def _convolution(op: str, x: Tensor, weight: Tensor, bias: Tensor | None, stride, padding,
+                 extra, dilation, groups: int) -> Tensor:
+    """The convolution of x (N, C, *spatial) with weight (O, C/G, *kernel), for any number of
+    spatial axes (conv2d's docstring describes the steps; the 2-D names H, W stand for all)."""
+    n, c = x.shape[:2]
+    o, c_w = weight.shape[:2]
+    kernel = tuple(weight.shape[2:])
+    taps = math.prod(kernel)
+    _check_bias(op, bias, o)
+    groups = _groups(op, groups, c, o)
     if c != c_w * groups:
-        raise ValueError(f"conv2d: weight of shape {weight.shape} with groups={groups} expects "
+        raise ValueError(f"{op}: weight of shape {weight.shape} with groups={groups} expects "
                          f"{c_w * groups} input channels, got an input of shape {x.shape}")
-    out_hw = (conv_output_size(h + extra[0], kh, stride[0], padding[0], dilation[0]),
-              conv_output_size(w + extra[1], kw, stride[1], padding[1], dilation[1]))
-    _check_output("conv2d", x, out_hw)
+    out_size = tuple(conv_output_size(size + e, k, s, p, d) for size, e, k, s, p, d in zip(
+        x.shape[2:], extra, kernel, stride, padding, dilation, strict=True))
+    if any(size < 1 for size in out_size):
+        raise ValueError(f"{op}: input of spatial size {x.shape[2:]} is too small for this "
+                         f"kernel/stride/padding (output size would be {out_size})")
     xp = x.device.xp
-    ho, wo = out_hw
-    pixels = ho * wo * n
-    geometry = _Geometry(x.device, x.shape, (kh, kw), stride, dilation, padding, extra, out_hw)
-    cols = im2col_op(x, geometry)                                         # (C*kh*kw, Ho*Wo*N)
-    w3 = xp.reshape(weight.data, (groups, o // groups, c_w * kh * kw))
-    out = xp.reshape(w3 @ xp.reshape(cols.data, (groups, c_w * kh * kw, pixels)), (o, pixels))
+    pixels = math.prod(out_size) * n
+    geometry = _Geometry(x.device, x.shape, kernel, stride, dilation, padding, extra, out_size)
+    cols = im2col_op(x, geometry)                                   # (C*taps, Ho*Wo*N)
+    w3 = xp.reshape(weight.data, (groups, o // groups, c_w * taps))
+    out = xp.reshape(w3 @ xp.reshape(cols.data, (groups, c_w * taps, pixels)), (o, pixels))
     if bias is not None:
         out += xp.astype(xp.reshape(bias.data, (o, 1)), out.dtype)
-    y = _nchw(xp, xp.reshape(out, (o, ho, wo, n)))                        # (N, O, Ho, Wo)
+    y = _nchw(xp, xp.reshape(out, (o, *out_size, n)))                # (N, O, Ho, Wo)
 
     def backward(ctx, g):
         cols_, w = ctx.saved  # cols only when the weight needs a gradient, w only for cols
@@ -97,10 +178,10 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padd
         g3 = xp.reshape(_chwn(xp, g), (groups, o // groups, pixels))
         gcols = gw = gb = None
         if cols.requires_grad:
-            w3 = xp.reshape(w, (groups, o // groups, c_w * kh * kw))
-            gcols = xp.reshape(xp.matrix_transpose(w3) @ g3, (c * kh * kw, pixels))
+            w3 = xp.reshape(w, (groups, o // groups, c_w * taps))
+            gcols = xp.reshape(xp.matrix_transpose(w3) @ g3, (c * taps, pixels))
         if weight.requires_grad:
-            cols3 = xp.reshape(cols_, (groups, c_w * kh * kw, pixels))
+            cols3 = xp.reshape(cols_, (groups, c_w * taps, pixels))
             gw = xp.reshape(_weight_gradient(xp, g3, cols3), weight.shape)
         if bias is not None and bias.requires_grad:
             gb = _axis_sum(xp.reshape(g3, (o, pixels)), axis=1)
@@ -170,3 +251,81 @@ def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stri
                          (h, w_))
     y = col2im_op(cols, geometry)                                         # (N, C_out, Ho, Wo)
     return y if bias is None else y + reshape(bias, (1, o, 1, 1))
+
+
+def conv_transpose1d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1,
+                     padding=0, output_padding=0, groups: int = 1, dilation=1) -> Tensor:
+    """1-D transposed convolution: x (N, C_in, L), weight (C_in, C_out/G, k), bias (C_out,)
+    -> (N, C_out, Lo),  Lo = (L-1)s - 2p + d(k-1) + op + 1 (PyTorch's argument order).
+    conv_transpose2d of the height-1 image (N, C_in, 1, L), as conv1d is conv2d's."""
+    _check_operands("conv_transpose1d", x, weight, bias)
+    if x.ndim != 3 or weight.ndim != 3:
+        raise ValueError(f"conv_transpose1d: expected an input (N, C_in, L) and a weight "
+                         f"(C_in, C_out/G, k), got shapes {x.shape} and {weight.shape}")
+    (s,), (p,) = _ntuple(stride, "stride", 1, 1), _ntuple(padding, "padding", 0, 1)
+    (op,), (dl,) = (_ntuple(output_padding, "output_padding", 0, 1),
+                    _ntuple(dilation, "dilation", 1, 1))
+    y = conv_transpose2d(unsqueeze(x, 2), unsqueeze(weight, 2), bias, (1, s), (0, p), (0, op),
+                         (1, dl), groups)
+    return squeeze(y, 2)
+
+
+# -- unfold and fold: im2col and col2im under PyTorch's names and layout -------------------------
+
+
+def _unfold_arguments(op: str, x_shape, kernel_size, dilation, padding, stride):
+    """unfold's and fold's arguments as pairs, with the window counts (Ho, Wo) they give on an
+    (N, C, H, W) image: (kernel, dilation, padding, stride, out_hw)."""
+    kernel = _pair(kernel_size, "kernel_size", 1)
+    dilation, padding = _pair(dilation, "dilation", 1), _pair(padding, "padding", 0)
+    stride = _pair(stride, "stride", 1)
+    out_hw = tuple(conv_output_size(size, k, s, p, d) for size, k, s, p, d in zip(
+        x_shape[2:], kernel, stride, padding, dilation, strict=True))
+    if out_hw[0] < 1 or out_hw[1] < 1:
+        raise ValueError(f"{op}: image of spatial size {tuple(x_shape[2:])} is too small for "
+                         f"kernel {kernel}, dilation {dilation}, padding {padding} (would give "
+                         f"{out_hw} windows)")
+    return kernel, dilation, padding, stride, out_hw
+
+
+def unfold(x: Tensor, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
+    """PyTorch's unfold (im2col): x (N, C, H, W) -> (N, C*kh*kw, L), L = Ho*Wo windows,
+
+        out[n, (c, i, j), (a, b)] = xpad[n, c, a*s + i*d, b*s + j*d]
+
+    (rows channel by channel, then kernel rows and columns; windows in row-major order).
+    It is im2col_op, whose (C*kh*kw, Ho*Wo*N) matrix is this tensor with the batch moved to
+    the front; linear, so its backward is fold: differentiable to any order."""
+    _check_input("unfold", x)
+    n, c = x.shape[:2]
+    kernel, dilation, padding, stride, out_hw = _unfold_arguments(
+        "unfold", x.shape, kernel_size, dilation, padding, stride)
+    geometry = _Geometry(x.device, x.shape, kernel, stride, dilation, padding, (0, 0), out_hw)
+    cols = im2col_op(x, geometry)                                   # (C*kh*kw, L*N)
+    rows, windows = c * kernel[0] * kernel[1], out_hw[0] * out_hw[1]
+    return permute(reshape(cols, (rows, windows, n)), (2, 0, 1))     # (N, C*kh*kw, L)
+
+
+def fold(x: Tensor, output_size, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
+    """PyTorch's fold (col2im), the adjoint of unfold: x (N, C*kh*kw, L) -> (N, C, H, W) for
+    output_size (H, W): every column (one window) added back where unfold took it from, so
+    overlapping windows add up (fold(unfold(x)) is x times the count of windows over each
+    pixel). L must be the number of windows unfold gives for that size."""
+    if not isinstance(x, Tensor) or x.ndim != 3:
+        raise ValueError(f"fold: expected an input (N, C*kh*kw, L), got "
+                         f"{getattr(x, 'shape', x)!r}")
+    size = _pair(output_size, "output_size", 1)
+    n, rows, windows = x.shape
+    kernel_taps = math.prod(_pair(kernel_size, "kernel_size", 1))
+    if rows % kernel_taps:
+        raise ValueError(f"fold: {rows} rows are no multiple of the kernel's {kernel_taps} taps")
+    c = rows // kernel_taps
+    kernel, dilation, padding, stride, out_hw = _unfold_arguments(
+        "fold", (n, c) + size, kernel_size, dilation, padding, stride)
+    if out_hw[0] * out_hw[1] != windows:
+        raise ValueError(f"fold: output_size {size} with this kernel/dilation/padding/stride "
+                         f"has {out_hw[0] * out_hw[1]} windows, but the input has L = {windows}")
+    geometry = _Geometry(x.device, (n, c) + size, kernel, stride, dilation, padding, (0, 0),
+                         out_hw)
+    cols = reshape(permute(x, (1, 2, 0)), (rows, windows * n))        # (C*kh*kw, L*N)
+    return col2im_op(cols, geometry)

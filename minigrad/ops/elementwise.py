@@ -10,9 +10,11 @@ from __future__ import annotations
 import math
 import numbers
 
+import numpy as np
+
 from minigrad.autograd import OUTPUT
-from minigrad.backend import float32
-from minigrad.tensor import Tensor, _from_op, _leaf, _lift
+from minigrad.backend import float32, int64
+from minigrad.tensor import _SCALARS, Tensor, _from_op, _leaf, _lift
 
 __all__ = ["add", "sub", "mul", "div", "neg", "pow", "exp", "log", "sqrt", "abs", "clamp",
            "maximum", "minimum", "where", "equal", "not_equal", "less", "less_equal",
@@ -47,9 +49,9 @@ def _operands(a, b, op: str) -> tuple[Tensor, Tensor]:
     """(a, b) as tensors on one device: a Python number beside a tensor stays a weak scalar
     (``_lift``); two numbers make a 0-d tensor where PyTorch's function allows it."""
     if isinstance(a, Tensor):
-        return a, _lift(b, a, op)
+        return _promoted(a, _lift(b, a, op), op)
     if isinstance(b, Tensor):
-        return _lift(a, b, op), b
+        return _promoted(_lift(a, b, op), b, op)
     if op in _NUMBER_OPS and isinstance(a, numbers.Real) and isinstance(b, numbers.Real):
         # PyTorch's dtype for two numbers: the default float32 when either is a float or for
         # a true division (an int tensor would give float64 there), else int64 (bool for two
@@ -59,6 +61,76 @@ def _operands(a, b, op: str) -> tuple[Tensor, Tensor]:
         return a, _lift(b, a, op)
     raise TypeError(f"{op}: expected a Tensor for argument 'a' or 'b', got {_type_name(a)} and "
                     f"{_type_name(b)}")
+
+
+def _promoted(a: Tensor, b: Tensor, op: str) -> tuple[Tensor, Tensor]:
+    """(a, b) cast to PyTorch's result dtype where it differs from the backend's (NumPy's).
+
+    PyTorch: a Python float with an integer or bool tensor gives the default float32 (NumPy:
+    float64); an integer with a floating tensor gives that floating dtype (int64 + float32 ->
+    float32; NumPy: float64); a 0-d tensor of the same kind does not widen a tensor with
+    dimensions (float32 + 0-d float64 -> float32); a true division of integers gives float32.
+    Operands of one dtype, and Python numbers of the tensor's kind, pass at once.
+    """
+    ad, bd = a.data, b.data
+    if isinstance(bd, _SCALARS):
+        if isinstance(ad, _SCALARS):  # (two numbers, inside in-place ops)
+            return a, b
+        if type(bd) is not bool and _is_float(a):  # x * 2.0, x + 1: the common case, at once
+            return a, b
+        return _with_number(a, b, a, bd, op)
+    if isinstance(ad, _SCALARS):
+        if type(ad) is not bool and _is_float(b):
+            return a, b
+        return _with_number(a, b, b, ad, op)
+    da, db = ad.dtype, bd.dtype
+    if (da is db or da == db) and (op != "div" or _is_float(a)):
+        return a, b
+    target = _result_type(a, b)
+    if op == "div" and target.kind != "f":
+        target = np.dtype(float32)
+    return (a if a.dtype == target else a.to(dtype=target),
+            b if b.dtype == target else b.to(dtype=target))
+
+
+def _with_number(a: Tensor, b: Tensor, t: Tensor, number, op: str):
+    """_promoted for a tensor t (a or b) and a Python number (the other one)."""
+    if type(number) is bool and t.dtype.kind != "b":  # True is 1 (the array API refuses a
+        number = int(number)                          # bool with numbers)
+        a, b = (a, _leaf(number, a.device)) if t is a else (_leaf(number, b.device), b)
+    if _is_float(t) or (type(number) is bool and op != "div"):
+        return a, b
+    if type(number) is float or op == "div":
+        target = float32
+    elif t.dtype.kind == "b":  # bool tensor + int: int64, as NumPy and PyTorch
+        target = int64
+    else:
+        return a, b
+    return (a.to(dtype=target), b) if t is a else (a, b.to(dtype=target))
+
+
+def _is_float(t: Tensor) -> bool:
+    try:
+        return t.data.dtype.kind == "f"  # NumPy and CuPy dtypes, at once
+    except AttributeError:  # array_api_strict's dtypes have no kind
+        return t.dtype.kind == "f"
+
+
+_CATEGORY = {"b": 0, "i": 1, "u": 1, "f": 2}
+
+
+def _result_type(a: Tensor, b: Tensor) -> np.dtype:
+    """PyTorch's result dtype of two tensors: a 0-d tensor beside one with dimensions decides
+    only when its category (bool < integer < floating) is higher; between categories the
+    higher one's dtype wins (int64 + float16 -> float16), within one NumPy's rule holds."""
+    da, db = a.dtype, b.dtype
+    if (a.ndim == 0) != (b.ndim == 0):
+        dim, zero = (da, db) if b.ndim == 0 else (db, da)
+        return dim if _CATEGORY[dim.kind] >= _CATEGORY[zero.kind] else zero
+    ca, cb = _CATEGORY[da.kind], _CATEGORY[db.kind]
+    if ca != cb:
+        return da if ca > cb else db
+    return np.promote_types(da, db)
 
 
 def add(a, b) -> Tensor:
@@ -220,15 +292,18 @@ def abs(x: Tensor) -> Tensor:
     return _from_op(xp.abs(x.data), (x,), backward)
 
 
+_BOUND_TYPES = (int, float, type(None))
+
+
 def clamp(x: Tensor, min=None, max=None) -> Tensor:
     """x limited to [min, max] (either may be None).   dx = g where min <= x <= max, else 0"""
     if min is None and max is None:
         raise ValueError("clamp needs min or max (or both)")
-    for name, bound in (("min", min), ("max", max)):
-        # (the first test is the cheap one: most bounds are Python numbers)
-        if not isinstance(bound, int | float | None) and not isinstance(bound, numbers.Real):
-            raise TypeError(f"clamp: expected a number (or None) for '{name}', got "
-                            f"{_type_name(bound)}; for tensor bounds use maximum/minimum")
+    if type(min) not in _BOUND_TYPES or type(max) not in _BOUND_TYPES:  # (cheap when they are)
+        for name, bound in (("min", min), ("max", max)):
+            if bound is not None and not isinstance(bound, numbers.Real):
+                raise TypeError(f"clamp: expected a number (or None) for '{name}', got "
+                                f"{_type_name(bound)}; for tensor bounds use maximum/minimum")
     try:
         xp = x.device.xp
     except AttributeError:
@@ -292,11 +367,10 @@ def where(condition, a, b) -> Tensor:
         condition = _lift(condition, like, "where")
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         a = Tensor(a, device=like.device)  # two numbers: the result takes the default dtype
-    a = _lift(a, like, "where")
-    b = _lift(b, like, "where")
+    a, b = _promoted(_lift(a, like, "where"), _lift(b, like, "where"), "where")
     xp = like.device.xp
     cond = condition.data
-    if condition.dtype.kind != "b":  # NumPy would read nonzero as True; PyTorch refuses
+    if cond.dtype != xp.bool:  # NumPy would read nonzero as True; PyTorch refuses
         raise TypeError(f"where: expected a bool condition, got a tensor of dtype "
                         f"{condition.dtype}; compare first (x > 0)")
 

@@ -8,6 +8,9 @@ one matrix product (see conv.py). The Python loop runs over the kh*kw taps only;
 copies a whole slice (all pixels, all batch items) at once. col2im is its adjoint: the same
 loop, adding each block back into the slice it came from (overlaps add up).
 
+The same code serves 1-D, 2-D and 3-D windows (conv1d, conv3d): the taps loop over the
+product of the kernel's axes, and each slice has one entry per spatial axis.
+
 Memory layout: inside these ops images live as (C, H, W, N), batch axis last, because then
   - each slice copy moves contiguous runs of N numbers, fast even for tiny images;
   - W @ cols, of shape (O, Ho*Wo*N), already is the output in that layout, and the
@@ -21,6 +24,9 @@ im2col (with its zero padding) is linear in the image, and col2im is its adjoint
 
 from __future__ import annotations
 
+import itertools
+import math
+
 from minigrad.backend import Device
 from minigrad.tensor import Tensor, _linear
 
@@ -28,82 +34,85 @@ __all__ = ["im2col_op", "col2im_op"]
 
 
 def _chwn(xp, a):
-    """(N, C, H, W) -> (C, H, W, N), a view."""
-    return xp.permute_dims(a, (1, 2, 3, 0))
+    """(N, C, *spatial) -> (C, *spatial, N), a view (any number of spatial axes)."""
+    return xp.permute_dims(a, tuple(range(1, a.ndim)) + (0,))
 
 
 def _nchw(xp, a):
-    """(C, H, W, N) -> (N, C, H, W), a view."""
-    return xp.permute_dims(a, (3, 0, 1, 2))
+    """(C, *spatial, N) -> (N, C, *spatial), a view."""
+    return xp.permute_dims(a, (a.ndim - 1,) + tuple(range(a.ndim - 1)))
 
 
-def _padded(dev: Device, a, padding: tuple[int, int], fill: float = 0,
-            extra: tuple[int, int] = (0, 0)):
-    """(C, H, W, N) -> a new (C, H + 2ph + eh, W + 2pw + ew, N) array with ``fill`` around
-    (``extra``: more of it below and to the right, for padding="same" with an odd total and
-    for ceil_mode's partial pooling windows).
+def _padded(dev: Device, a, padding: tuple[int, ...], fill: float = 0,
+            extra: tuple[int, ...] | None = None):
+    """(C, *spatial, N) -> a new (C, ..., S_k + 2p_k + e_k, ..., N) array with ``fill`` around
+    (``extra``: more of it after each axis, for padding="same" with an odd total and for
+    ceil_mode's partial pooling windows). The same code for 1, 2 or 3 spatial axes.
 
     A copy even without padding: then each tap of im2col reads contiguous runs of N values,
     whatever the memory order of ``a`` (reading an (N, C, H, W)-ordered input in place, nine
     times, is several times slower than copying it once).
     """
-    (ph, pw), (eh, ew) = padding, extra
-    c, h, w, n = a.shape
-    out = dev.xp.empty((c, h + 2 * ph + eh, w + 2 * pw + ew, n), dtype=a.dtype,
-                       device=dev.native)
-    out[:, ph:ph + h, pw:pw + w, :] = a
-    # Only the border gets the fill (writing the whole array first would be a second pass).
-    out[:, :ph, ...] = fill
-    out[:, ph + h:, ...] = fill
-    out[:, ph:ph + h, :pw, :] = fill
-    out[:, ph:ph + h, pw + w:, :] = fill
+    extra = (0,) * len(padding) if extra is None else extra
+    sizes = a.shape[1:-1]
+    out = dev.xp.empty((a.shape[0],) + tuple(s + 2 * p + e for s, p, e in
+                                             zip(sizes, padding, extra, strict=True))
+                       + (a.shape[-1],), dtype=a.dtype, device=dev.native)
+    centre = tuple(slice(p, p + s) for p, s in zip(padding, sizes, strict=True))
+    out[(slice(None),) + centre + (Ellipsis,)] = a
+    # Only the border gets the fill (writing the whole array first would be a second pass):
+    # along axis k, the slabs before and after the centre, within the centre of the axes
+    # before k (already filled there) and across the whole of the axes after it.
+    for k, (p, s) in enumerate(zip(padding, sizes, strict=True)):
+        before = (slice(None),) + centre[:k]
+        out[before + (slice(None, p), Ellipsis)] = fill
+        out[before + (slice(p + s, None), Ellipsis)] = fill
     return out
 
 
-def _cropped(a, padding: tuple[int, int], size: tuple[int, int]):
-    """The inverse of _padded: the centre (C, H, W, N) of a padded array, a view."""
-    (ph, pw), (h, w) = padding, size
-    return a[:, ph:ph + h, pw:pw + w, :]
+def _cropped(a, padding: tuple[int, ...], size: tuple[int, ...]):
+    """The inverse of _padded: the centre (C, *size, N) of a padded array, a view."""
+    return a[(slice(None),) + tuple(slice(p, p + s) for p, s in zip(padding, size, strict=True))
+             + (slice(None),)]
 
 
-def _tap(i: int, j: int, stride, dilation, out_hw) -> tuple[slice, ...]:
-    """Where kernel tap (i, j) reads for all outputs: rows i*d, i*d + s, ... (Ho of them)."""
-    (sh, sw), (dh, dw), (ho, wo) = stride, dilation, out_hw
-    return (slice(None), slice(i * dh, i * dh + sh * (ho - 1) + 1, sh),
-            slice(j * dw, j * dw + sw * (wo - 1) + 1, sw), slice(None))
+def _tap(taps: tuple[int, ...], stride, dilation, out_size) -> tuple[slice, ...]:
+    """Where kernel tap (i, j, ...) reads for all outputs: along each axis, positions i*d,
+    i*d + s, ... (one per output position)."""
+    return ((slice(None),)
+            + tuple(slice(i * d, i * d + s * (o - 1) + 1, s)
+                    for i, s, d, o in zip(taps, stride, dilation, out_size, strict=True))
+            + (slice(None),))
 
 
-def _im2col(dev: Device, xpad, kernel, stride, dilation, out_hw):
-    """(C, Hp, Wp, N) -> cols (C*kh*kw, Ho*Wo*N) with
-    cols[(c, i, j), (a, b, n)] = xpad[c, a*s + i*d, b*s + j*d, n]."""
+def _im2col(dev: Device, xpad, kernel, stride, dilation, out_size):
+    """(C, *padded, N) -> cols (C*prod(kernel), prod(out_size)*N) with, in 2-D,
+    cols[(c, i, j), (a, b, n)] = xpad[c, a*s + i*d, b*s + j*d, n]   (1-D, 3-D alike)."""
     xp = dev.xp
-    (kh, kw), (ho, wo) = kernel, out_hw
-    c, n = xpad.shape[0], xpad.shape[3]
-    cols = xp.empty((c, kh, kw, ho, wo, n), dtype=xpad.dtype, device=dev.native)
-    for i in range(kh):
-        for j in range(kw):
-            cols[:, i, j, ...] = xpad[_tap(i, j, stride, dilation, out_hw)]
-    return xp.reshape(cols, (c * kh * kw, ho * wo * n))
+    c, n = xpad.shape[0], xpad.shape[-1]
+    cols = xp.empty((c, *kernel, *out_size, n), dtype=xpad.dtype, device=dev.native)
+    for taps in itertools.product(*(range(k) for k in kernel)):
+        cols[(slice(None), *taps, Ellipsis)] = xpad[_tap(taps, stride, dilation, out_size)]
+    return xp.reshape(cols, (c * math.prod(kernel), math.prod(out_size) * n))
 
 
-def _col2im(dev: Device, cols, padded_shape, kernel, stride, dilation, out_hw):
-    """The adjoint of _im2col: cols (C*kh*kw, Ho*Wo*N) -> (C, Hp, Wp, N), every tap's block
-    added back into the slice it was copied from."""
+def _col2im(dev: Device, cols, padded_shape, kernel, stride, dilation, out_size):
+    """The adjoint of _im2col: cols (C*prod(kernel), prod(out_size)*N) -> (C, *padded, N),
+    every tap's block added back into the slice it was copied from."""
     xp = dev.xp
-    (kh, kw), (ho, wo) = kernel, out_hw
-    c, n = padded_shape[0], padded_shape[3]
-    cols = xp.reshape(cols, (c, kh, kw, ho, wo, n))
+    c, n = padded_shape[0], padded_shape[-1]
+    cols = xp.reshape(cols, (c, *kernel, *out_size, n))
     out = xp.zeros(padded_shape, dtype=cols.dtype, device=dev.native)
-    for i in range(kh):
-        for j in range(kw):
-            out[_tap(i, j, stride, dilation, out_hw)] += cols[:, i, j, ...]
+    for taps in itertools.product(*(range(k) for k in kernel)):
+        out[_tap(taps, stride, dilation, out_size)] += cols[(slice(None), *taps, Ellipsis)]
     return out
 
 
 class _Geometry:
-    """Where the windows of one im2col lie: an (N, C, H, W) image, padded by ``padding``
-    (and ``extra`` more zeros below and to the right), read by a kernel of ``kernel`` taps
-    with ``stride`` and ``dilation`` at ``out_hw`` output positions."""
+    """Where the windows of one im2col lie: an (N, C, *spatial) image (1, 2 or 3 spatial
+    axes), padded by ``padding`` (and ``extra`` more zeros after each axis), read by a kernel
+    of ``kernel`` taps with ``stride`` and ``dilation`` at ``out_hw`` output positions (one
+    entry per spatial axis in each tuple; the name is from the 2-D case)."""
 
     __slots__ = ("dev", "shape", "kernel", "stride", "dilation", "padding", "extra", "out_hw")
 
@@ -113,18 +122,19 @@ class _Geometry:
 
     @property
     def padded_shape(self) -> tuple[int, ...]:
-        n, c, h, w = self.shape
-        (ph, pw), (eh, ew) = self.padding, self.extra
-        return (c, h + 2 * ph + eh, w + 2 * pw + ew, n)
+        n, c, *sizes = self.shape
+        return (c, *(s + 2 * p + e for s, p, e in zip(sizes, self.padding, self.extra,
+                                                      strict=True)), n)
 
     def to_cols(self, image, fill: float = 0):
-        """(N, C, H, W) -> cols (C*kh*kw, Ho*Wo*N), the padding filled with ``fill``."""
+        """(N, C, *spatial) -> cols (C*prod(kernel), prod(out)*N), padding filled with
+        ``fill``."""
         dev = self.dev
         xpad = _padded(dev, _chwn(dev.xp, image), self.padding, fill, self.extra)
         return _im2col(dev, xpad, self.kernel, self.stride, self.dilation, self.out_hw)
 
     def from_cols(self, cols):
-        """The adjoint of to_cols (zero fill): cols -> (N, C, H, W), blocks added back."""
+        """The adjoint of to_cols (zero fill): cols -> (N, C, *spatial), blocks added back."""
         dev = self.dev
         padded = _col2im(dev, cols, self.padded_shape, self.kernel, self.stride, self.dilation,
                          self.out_hw)

@@ -1,17 +1,17 @@
 """The ops behind the layers that have one: linear (x @ W^T + b in one step), batch_norm
-(normalisation with its fused backward) and dropout."""
+(normalisation with its fused backward), dropout and embedding (a lookup)."""
 
 from __future__ import annotations
 
 import math
 
-from minigrad.ops.elementwise import mul
+from minigrad.ops.elementwise import _not_a_tensor, mul, where
 from minigrad.ops.linalg import _axis_sum
-from minigrad.ops.shape import reshape
+from minigrad.ops.shape import getitem, reshape
 from minigrad.ops.spatial_args import _check_bias, _check_operands
 from minigrad.tensor import Tensor, _from_op, _leaf
 
-__all__ = ["linear", "batch_norm", "dropout"]
+__all__ = ["linear", "batch_norm", "dropout", "embedding"]
 
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
@@ -104,7 +104,7 @@ def _normalised(xp, x, axes, eps: float):
 def _batch_norm_train(x, running_mean, running_var, weight, bias, momentum, eps, shape):
     xp = x.device.xp
     axes = (0,) + tuple(range(2, x.ndim))
-    count = x.size // x.shape[1]
+    count = x.numel() // x.shape[1]
     if count < 2:
         raise ValueError(f"batch_norm: training needs more than one value per channel, got "
                          f"input shape {x.shape}")
@@ -153,3 +153,31 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     keep = x.device.rand(x.shape, x.dtype) >= p
     scale = 0.0 if p == 1 else 1 / (1 - p)
     return mul(x, _leaf(xp.astype(keep, x.data.dtype) * scale, x.device))
+
+
+def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None) -> Tensor:
+    """Row lookup: integer indices input (any shape) into weight (V, D) -> (*input.shape, D),
+    y[..., :] = weight[input[...], :]. The lookup is getitem with an integer array, so
+    d weight adds each output row's gradient to the row it was read from (repeats add up).
+    padding_idx: that row is read as usual but receives no gradient (PyTorch's padding
+    token; its initial value is zeros, see nn.Embedding)."""
+    if not isinstance(input, Tensor):
+        raise _not_a_tensor("embedding", "input", input)
+    _check_operands("embedding", input, weight)
+    if input.dtype.kind not in "iu":
+        raise TypeError(f"embedding: input must hold integer indices, got dtype {input.dtype}")
+    if weight.ndim != 2:
+        raise ValueError(f"embedding: expected a weight (num_embeddings, embedding_dim), got "
+                         f"shape {weight.shape}")
+    xp, dev = input.device.xp, input.device
+    rows = weight.shape[0]
+    outside = (input.data < 0) | (input.data >= rows)
+    if dev.type != "cuda" and math.prod(input.shape) and bool(xp.any(outside)):
+        raise IndexError(f"embedding: indices must lie in [0, {rows}) for {rows} embeddings")
+    y = getitem(weight, input.data)
+    if padding_idx is None:
+        return y
+    padding_idx = padding_idx + rows if padding_idx < 0 else padding_idx
+    # The padding rows read from a constant copy of the weight: same values, no gradient.
+    constant = getitem(_leaf(weight.data, dev), input.data)
+    return where(xp.expand_dims(input.data != padding_idx, axis=-1), y, constant)

@@ -16,8 +16,11 @@ from minigrad.backend import device_of
 from minigrad.ops.activations import tanh
 from minigrad.ops.elementwise import abs, clamp, exp, log, maximum, minimum, sqrt, where
 from minigrad.ops.linalg import matmul
+from minigrad.ops.math import cos, cosh, sin, sinh
 from minigrad.ops.reduce import max, mean, sum
+from minigrad.ops.scan import cumprod, cumsum
 from minigrad.ops.shape import broadcast_to, concat, permute, reshape, transpose, unsqueeze
+from minigrad.ops.shape_more import flip as _flip
 from minigrad.tensor import Tensor, _leaf
 
 __all__ = ["abs", "astype", "broadcast_to", "clip", "concat", "exp", "expand_dims", "log",
@@ -61,3 +64,19 @@ def zeros_like(x: Tensor) -> Tensor:
 
 def ones_like(x: Tensor) -> Tensor:
     return _leaf(x.device.xp.ones_like(x.data), x.device)
+
+
+# -- for the backward formulas of ops/math.py and ops/scan.py -------------------------------
+__all__ += ["cos", "cosh", "cumulative_prod", "cumulative_sum", "flip", "sin", "sinh"]
+
+
+def cumulative_sum(x: Tensor, axis: int | None = None) -> Tensor:
+    return cumsum(x, 0 if axis is None else axis)
+
+
+def cumulative_prod(x: Tensor, axis: int | None = None) -> Tensor:
+    return cumprod(x, 0 if axis is None else axis)
+
+
+def flip(x: Tensor, axis=None) -> Tensor:
+    return _flip(x, tuple(range(x.ndim)) if axis is None else axis)

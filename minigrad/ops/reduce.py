@@ -258,24 +258,28 @@ def logsumexp(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
 
 
 def _softmax_axis(x: Tensor, axis, op: str):
-    """(xp, axes, shift) for softmax and log_softmax: ``axis`` checked as the one int PyTorch
-    takes (a 0-d tensor has "axis 0", which reduces over nothing), and the max along it that
-    keeps e^x from overflowing (0 along an axis of length 0, whose max does not exist)."""
+    """(xp, axis, n, shift) for softmax and log_softmax: ``axis`` checked as the one int
+    PyTorch takes (a 0-d tensor has "axis 0", which reduces over nothing: axis () then), n the
+    length along it, and the max along it that keeps e^x from overflowing (0 for n = 0, where
+    the max does not exist)."""
     try:
         xp = x.device.xp
     except AttributeError:
         raise _not_a_tensor(op, "x", x) from None
-    if not isinstance(axis, int) and (axis is None or hasattr(axis, "__iter__")):
-        raise TypeError(f"{op}: expected one int axis, got {axis!r}")
-    axes = _axes(axis, x.ndim, op)
-    if _count(x.data.shape, axes) == 0:
-        return xp, axes, 0.0
-    return xp, axes, xp.max(x.data, axis=axes, keepdims=True)
+    shape = x.data.shape
+    if isinstance(axis, int) and -len(shape) <= axis < len(shape):  # the common case, at once
+        n = shape[axis]
+    else:
+        if not isinstance(axis, int) and (axis is None or hasattr(axis, "__iter__")):
+            raise TypeError(f"{op}: expected one int axis, got {axis!r}")
+        axis = _axes(axis, len(shape), op)  # an IndexError out of range; () for 0-d tensors
+        n = _count(shape, axis)
+    return xp, axis, n, (xp.max(x.data, axis=axis, keepdims=True) if n else 0.0)
 
 
 def softmax(x: Tensor, axis: int = -1) -> Tensor:
     """e^x / sum(e^x) along ``axis``.   dx = s * (g - sum(g * s))"""
-    xp, axis, shift = _softmax_axis(x, axis, "softmax")
+    xp, axis, _, shift = _softmax_axis(x, axis, "softmax")
     e = xp.exp(x.data - shift)
 
     def backward(ctx, g):
@@ -287,9 +291,9 @@ def softmax(x: Tensor, axis: int = -1) -> Tensor:
 
 def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
     """x - logsumexp(x) along ``axis``.   dx = g - softmax(x) * sum(g)"""
-    xp, axis, shift = _softmax_axis(x, axis, "log_softmax")
+    xp, axis, n, shift = _softmax_axis(x, axis, "log_softmax")
     shifted = out = x.data - shift
-    if _count(x.data.shape, axis):  # (along an empty axis nothing to normalise; ln 0 would warn)
+    if n:  # (along an empty axis there is nothing to normalise, and ln 0 would warn)
         out = shifted - xp.log(xp.sum(xp.exp(shifted), axis=axis, keepdims=True))
 
     def backward(ctx, g):

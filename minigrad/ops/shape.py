@@ -94,7 +94,8 @@ def transpose(x: Tensor, dim0: int = -2, dim1: int = -1) -> Tensor:
 
 
 def squeeze(x: Tensor, axis=None) -> Tensor:
-    """Drop size-1 axes (all of them, or those in ``axis``)."""
+    """Drop size-1 axes (all of them, or those in ``axis``); an axis in ``axis`` whose size is
+    not 1 stays, as in PyTorch (the array API would raise)."""
     if not isinstance(x, Tensor):
         raise _not_a_tensor("squeeze", "x", x)
     if axis is None or x.ndim == 0:  # a 0-d tensor squeezes to itself, as in PyTorch
@@ -102,10 +103,7 @@ def squeeze(x: Tensor, axis=None) -> Tensor:
     else:
         axes = {_axis(a, x.ndim, "squeeze")
                 for a in (axis if isinstance(axis, tuple | list) else (axis,))}
-        bad = [a for a in axes if x.shape[a] != 1]
-        if bad:
-            raise ValueError(f"cannot squeeze axis {bad[0]} of size {x.shape[bad[0]]} "
-                             f"(shape {x.shape})")
+        axes = {a for a in axes if x.shape[a] == 1}
     return reshape(x, tuple(n for i, n in enumerate(x.shape) if i not in axes))
 
 
@@ -148,7 +146,7 @@ def _host_index(k, x: Tensor) -> Tensor:
         raise IndexError(f"only integers, slices, None, Ellipsis, and integer or bool arrays "
                          f"(or lists and tuples of integers) are valid indices, got {k!r}"
                          ) from None
-    if t.size == 0 and t.dtype.kind == "f":
+    if t.numel() == 0 and t.dtype.kind == "f":
         t = Tensor(k, dtype=int64, device=x.device)
     return t
 
@@ -167,6 +165,9 @@ def _index_key(key, x: Tensor):
         key = (key,)
     parts = []
     for k in key:
+        if type(k) is int or type(k) is slice:  # the common parts, passed through at once
+            parts.append(k)
+            continue
         if isinstance(k, list | tuple) or is_host_array(k):  # host indices go to x's device
             k = _host_index(k, x)
         elif isinstance(k, bool | np.bool_):
@@ -226,7 +227,7 @@ def getitem(x: Tensor, key) -> Tensor:
             grad[settable] = g
             return grad
         # Scatter-add g to the flat positions of the selected elements.
-        size = x.size
+        size = x.numel()
         positions = select(xp.reshape(xp.arange(size, device=x.device.native), shape))
         flat = x.device.scatter_add(size, xp.reshape(positions, (-1,)), xp.reshape(g, (-1,)))
         return xp.reshape(flat, shape)
@@ -256,18 +257,16 @@ def concat(tensors, axis: int = 0) -> Tensor:
     """
     tensors = _tensor_sequence(tensors, "concat")
     first = tensors[0]
-    if first.ndim == 0:
+    ndim = first.data.ndim
+    if ndim == 0:
         raise ValueError("concat: 0-d tensors cannot be concatenated (they have no axis); "
                          "stack them instead")
-    axis = _axis(axis, first.ndim, "concat")
-    for i, t in enumerate(tensors):
-        if t.ndim != first.ndim or any(n != m for k, (n, m) in enumerate(
-                zip(t.shape, first.shape, strict=True)) if k != axis):
-            expected = ", ".join("*" if k == axis else str(n) for k, n in enumerate(first.shape))
-            raise ValueError(f"concat: expected tensors of shape ({expected}) (any size along "
-                             f"axis {axis}), got shape {t.shape} for tensor {i}")
-    xp = first.device.xp
-    out = xp.concat([t.data for t in tensors], axis=axis)
+    axis = _axis(axis, ndim, "concat")
+    try:
+        out = first.device.xp.concat([t.data for t in tensors], axis=axis)
+    except ValueError:  # shapes checked on failure only (not on every concat)
+        _check_concat_shapes(tensors, axis)
+        raise
     bounds = [0]
     for t in tensors:
         bounds.append(bounds[-1] + t.data.shape[axis])
@@ -280,15 +279,28 @@ def concat(tensors, axis: int = 0) -> Tensor:
     return _from_op(out, tensors, backward)
 
 
+def _check_concat_shapes(tensors, axis: int) -> None:
+    """Raise ValueError naming the first tensor whose shape differs from the first one's off
+    ``axis``."""
+    shape = tuple(tensors[0].data.shape)
+    for i, t in enumerate(tensors):
+        other = tuple(t.data.shape)
+        if len(other) != len(shape) or other[:axis] + other[axis + 1:] != (
+                shape[:axis] + shape[axis + 1:]):
+            expected = ", ".join("*" if k == axis else str(n) for k, n in enumerate(shape))
+            raise ValueError(f"concat: expected tensors of shape ({expected}) (any size along "
+                             f"axis {axis}), got shape {other} for tensor {i}")
+
+
 def stack(tensors, axis: int = 0) -> Tensor:
     """Join equally shaped tensors along a new axis."""
     tensors = _tensor_sequence(tensors, "stack")
-    shape = tensors[0].shape
+    shape = tensors[0].data.shape
     axis = _axis(axis, len(shape), "stack", new=True)
     for i, t in enumerate(tensors):
-        if t.shape != shape:
-            raise ValueError(f"stack: expected tensors of one shape, got {shape} for tensor 0 "
-                             f"and {t.shape} for tensor {i}")
+        if t.data.shape != shape:
+            raise ValueError(f"stack: expected tensors of one shape, got {tuple(shape)} for "
+                             f"tensor 0 and {tuple(t.data.shape)} for tensor {i}")
     return concat([unsqueeze(t, axis) for t in tensors], axis=axis)
 
 

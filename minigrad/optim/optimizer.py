@@ -140,11 +140,15 @@ class Optimizer:
         if "weight_decay" in group:
             check_nonnegative(group, "weight_decay", "weight_decay value")
 
-    def zero_grad(self) -> None:
-        """Forget every parameter's gradient (``p.grad = None``), ready for the next backward."""
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget every parameter's gradient, ready for the next backward: ``p.grad = None``
+        (PyTorch 2's default), or with ``set_to_none=False`` zeros written in place."""
         for group in self.param_groups:
             for p in group["params"]:
-                p.grad = None
+                if set_to_none:
+                    p.grad = None
+                elif p.grad is not None:
+                    p.grad.detach_().zero_()
 
     def step(self, closure=None):
         """Update every parameter that has a gradient; parameters whose grad is None are skipped.

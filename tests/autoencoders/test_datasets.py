@@ -29,10 +29,29 @@ from autoencoders.datasets import (
 )
 
 REPO = Path(__file__).resolve().parents[2]
-SOURCE = Path(os.environ.get("MINIGRAD_TEST_MNIST_SOURCE") or REPO.parent / "shared/data/mnist")
-needs_source = pytest.mark.skipif(
-    not SOURCE.is_dir(), reason=f"no MNIST files to serve: {SOURCE} is absent"
+TEST_FILES = ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
+
+
+def _mnist_source() -> Path:
+    """Where the tests that copy, corrupt or serve the real files read them (never write):
+    $MINIGRAD_TEST_MNIST_SOURCE, else $MINIGRAD_DATA when it (or its mnist/) holds the two
+    test-split files, else the checkout's ../shared/data/mnist."""
+    if explicit := os.environ.get("MINIGRAD_TEST_MNIST_SOURCE"):
+        return Path(explicit)
+    if data := os.environ.get("MINIGRAD_DATA"):
+        for folder in (Path(data).expanduser(), Path(data).expanduser() / "mnist"):
+            if all((folder / name).is_file() for name in TEST_FILES):
+                return folder
+    return REPO.parent / "shared/data/mnist"
+
+
+SOURCE = _mnist_source()
+NO_SOURCE = (
+    f"needs the MNIST test-split files {' and '.join(TEST_FILES)}: set "
+    f"MINIGRAD_TEST_MNIST_SOURCE (or MINIGRAD_DATA) to the folder holding them ({SOURCE} is "
+    "absent)"
 )
+needs_source = pytest.mark.skipif(not SOURCE.is_dir(), reason=NO_SOURCE)
 
 # Published facts about the original files, independent of the module under test.
 PUBLISHED = {  # name: (SHA-256 of the decompressed file, its size)
@@ -57,9 +76,6 @@ LABEL_COUNTS = {
     "train": [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949],
     "test": [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009],
 }
-TEST_FILES = ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
-
-
 def idx_bytes(array: np.ndarray, type_code: int) -> bytes:
     """An IDX file written by hand: magic, big-endian dims, big-endian data."""
     header = struct.pack(">BBBB", 0, 0, type_code, array.ndim)
@@ -155,7 +171,7 @@ def test_read_idx_rejects_a_gz_that_is_not_gzip(tmp_path):
 def test_split_copy(tmp_path):
     """A folder holding copies of the two (small) test-split files."""
     if not SOURCE.is_dir():
-        pytest.skip(f"no MNIST files: {SOURCE} is absent")
+        pytest.skip(NO_SOURCE)
     root = tmp_path / "mnist"
     root.mkdir()
     for name in TEST_FILES:
@@ -224,6 +240,26 @@ def test_mnist_dir_resolution(monkeypatch, tmp_path):
 
 def test_load_mnist_reads_from_minigrad_data(monkeypatch, test_split_copy):
     monkeypatch.setenv("MINIGRAD_DATA", str(test_split_copy))
+    images, labels = load_mnist("test", download=False)
+    assert images.shape == (10000, 28, 28) and labels.shape == (10000,)
+
+
+def test_minigrad_data_may_name_the_folder_holding_mnist(monkeypatch, tmp_path):
+    """A data folder with mnist/ inside (e.g. /data holding /data/mnist) works as well."""
+    (tmp_path / "mnist").mkdir()
+    (tmp_path / "mnist/t10k-labels-idx1-ubyte.gz").write_bytes(b"")
+    monkeypatch.setenv("MINIGRAD_DATA", str(tmp_path))
+    assert mnist_dir() == tmp_path / "mnist"
+    assert mnist_dir(tmp_path) == tmp_path / "mnist"
+    # A folder holding the files itself is used as it is, as is one holding neither (the
+    # download goes there).
+    (tmp_path / "t10k-labels-idx1-ubyte.gz").write_bytes(b"")
+    assert mnist_dir() == tmp_path
+    assert mnist_dir(tmp_path / "empty") == tmp_path / "empty"
+
+
+def test_load_mnist_reads_from_the_folder_above(monkeypatch, test_split_copy):
+    monkeypatch.setenv("MINIGRAD_DATA", str(test_split_copy.parent))
     images, labels = load_mnist("test", download=False)
     assert images.shape == (10000, 28, 28) and labels.shape == (10000,)
 
@@ -405,7 +441,9 @@ def test_to_float01():
 # The real files (CI points MINIGRAD_DATA at a read-only copy)
 # ---------------------------------------------------------------------------------------------
 
-REAL = os.environ.get("MINIGRAD_DATA") or (str(SOURCE) if SOURCE.is_dir() else None)
+# MINIGRAD_DATA may name the folder holding mnist/: mnist_dir resolves it as the demos do.
+REAL = (str(mnist_dir(os.environ["MINIGRAD_DATA"])) if os.environ.get("MINIGRAD_DATA")
+        else str(SOURCE) if SOURCE.is_dir() else None)
 
 
 @pytest.mark.skipif(REAL is None, reason=f"MINIGRAD_DATA is unset and {SOURCE} is absent")

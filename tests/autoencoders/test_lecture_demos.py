@@ -16,10 +16,9 @@ import minigrad as mg
 DEMOS = Path(__file__).resolve().parents[2] / "demos"
 sys.path.insert(0, str(DEMOS))
 
-import colorize  # noqa: E402  (the demos folder is not a package)
-import complete_mnist  # noqa: E402
-import run_all  # noqa: E402
-import superres_mnist  # noqa: E402
+import run_all  # noqa: E402  (the demos folder is not a package)
+
+from autoencoders import restoration  # noqa: E402
 
 FIGURES = {
     "mnist_ae": ["reconstructions.png"],
@@ -107,12 +106,12 @@ def test_latent_space_and_generation_measurements(quick_runs):
 
 def test_superres_upsampling_baselines():
     low = np.random.default_rng(0).uniform(0, 1, (3, 7, 7)).astype(np.float32)
-    nearest = superres_mnist.upsample(low, (28, 28), order=0)
+    nearest = restoration.upsample(low, (28, 28), order=0)
     np.testing.assert_allclose(nearest, np.repeat(np.repeat(low, 4, axis=1), 4, axis=2),
                                atol=1e-6)
     from skimage.transform import resize
 
-    bicubic = superres_mnist.upsample(low, (28, 28), order=3)
+    bicubic = restoration.upsample(low, (28, 28), order=3)
     np.testing.assert_allclose(bicubic[1], resize(low[1], (28, 28), order=3), atol=1e-6)
 
 
@@ -120,24 +119,12 @@ def test_completion_masks_by_kind():
     x = mg.zeros(3, 1, 28, 28)
     kinds = mg.tensor(np.array([0, 1, 2]))
     mg.manual_seed(0)
-    mask = complete_mnist.draw_masks(x, kinds, square=12, fraction=0.7).numpy()[:, 0]
+    mask = restoration.draw_masks(x, kinds, square=12, fraction=0.7).numpy()[:, 0]
     square = np.zeros((28, 28), bool)
     square[8:20, 8:20] = True
     np.testing.assert_array_equal(mask[0], square)
     assert mask[1, 14:].all() and not mask[1, :14].any()
     assert 0.6 < mask[2].mean() < 0.8
-
-
-def test_colorize_color_space_round_trip():
-    rgb = np.random.default_rng(1).uniform(0, 1, (2, 4, 4, 3)).astype(np.float32)
-    gray = colorize.gray_of(rgb)
-    np.testing.assert_allclose(gray[:, 0], rgb @ np.array([0.299, 0.587, 0.114]), atol=1e-6)
-    chroma = np.einsum("ck,nhwk->nchw", colorize.YIQ_FROM_RGB[1:], rgb)
-    back = colorize.to_rgb(mg.tensor(gray), mg.tensor(chroma.astype(np.float32))).numpy()
-    np.testing.assert_allclose(back.transpose(0, 2, 3, 1), rgb, atol=1e-5)
-    # zero chroma is the grey image in all three channels
-    grey3 = colorize.with_chroma(gray, np.zeros(2)[:, None, None])
-    np.testing.assert_allclose(grey3, np.repeat(gray[:, 0, ..., None], 3, axis=-1), atol=1e-6)
 
 
 def test_unusable_device_is_one_line_and_exit_code_2():

@@ -38,7 +38,7 @@ def test_mlp_autoencoder_shapes_and_mirror():
     out = model(x)
     assert out.shape == (5, 784)
     assert 0 <= out.numpy().min() and out.numpy().max() <= 1
-    n_params = sum(p.size for p in model.parameters())
+    n_params = sum(p.numel() for p in model.parameters())
     one_way = 784 * 1000 + 1000 * 500 + 500 * 250 + 250 * 30
     assert n_params == 2 * one_way + (1000 + 500 + 250 + 30) + (250 + 500 + 1000 + 784)
 

@@ -255,3 +255,18 @@ def test_augment_applies_to_input_and_target_alike():
     assert metrics["sq_error"].item() == pytest.approx(clean, rel=1e-6)
     with pytest.raises(ValueError, match="augment works on"):
         autoencoder_loss_fn("mse", augment=lambda x: x)(model, (x, x))
+
+
+def test_one_process_trains_alike_whether_or_not_data_parallelism_is_allowed(tmp_path):
+    """Without a process group of several workers (here: none) ``distributed`` changes
+    nothing: same parameters and history, files written as before. The data-parallel
+    behaviour is tested under mpiexec in tests/distributed/test_trainer.py."""
+    runs = []
+    for i, distributed in enumerate((None, False)):
+        trainer = _trainer(tmp_path / str(i), distributed=distributed)
+        history = trainer.fit((X_TRAIN,), (X_TEST,), epochs=2, batch_size=32)
+        assert not trainer._distributed
+        assert (tmp_path / str(i) / "checkpoint.npz").exists()
+        runs.append((_params(trainer.model), [row["test_loss"] for row in history]))
+    _assert_same(runs[0][0], runs[1][0])
+    assert runs[0][1] == runs[1][1]

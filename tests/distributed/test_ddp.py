@@ -193,7 +193,7 @@ def test_a_few_buckets_instead_of_one_call_per_parameter(dist):
     caps = [b.nbytes for b in mid.buckets]
     assert 1 < len(caps) < n_params and allreduce_calls(mid) == len(caps)
     assert all(c >= 1536 for c in caps[:-1])
-    assert sum(b.numel for b in mid.buckets) == sum(p.size for p in mid.parameters())
+    assert sum(b.numel for b in mid.buckets) == sum(p.numel() for p in mid.parameters())
 
 
 def test_buckets_hold_one_dtype_each(dist):

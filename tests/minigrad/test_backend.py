@@ -60,10 +60,10 @@ def test_gpu_names_are_interned_with_real_cupy():
 
 @pytest.fixture
 def no_cached_gpus(monkeypatch):
-    """Forget resolved CUDA devices for one test (restored afterwards by monkeypatch)."""
-    for name in list(backend._devices):
-        if name.startswith("cuda"):
-            monkeypatch.delitem(backend._devices, name)
+    """Resolve devices in a table of their own for one test: no CUDA device cached before it,
+    and none of the fake ones it makes left behind (monkeypatch restores the real table)."""
+    monkeypatch.setattr(backend, "_devices", {name: dev for name, dev in backend._devices.items()
+                                              if not name.startswith("cuda")})
 
 
 def _fake_cupy(get_device_count) -> types.ModuleType:

@@ -99,3 +99,86 @@ def test_errors():
         DataLoader(batch_size=4)
     with pytest.raises(ValueError, match="0-d array"):
         DataLoader(np.float32(1.0), batch_size=1)
+
+
+# -- DistributedSampler ---------------------------------------------------------------------------
+
+def shares(n, world, **kwargs):
+    """Every rank's indices for one epoch, as lists."""
+    from minigrad.data import DistributedSampler
+
+    return [list(DistributedSampler(n, num_replicas=world, rank=r, **kwargs))
+            for r in range(world)]
+
+
+@pytest.mark.parametrize("n, world", [(23, 2), (23, 3), (24, 4), (2, 5), (1, 1)])
+def test_distributed_sampler_shares_are_equal_disjoint_and_cover_the_epoch(n, world):
+    parts = shares(n, world, seed=3)
+    size = -(-n // world)
+    assert [len(p) for p in parts] == [size] * world  # equal: every worker runs as many steps
+    everything = sorted(i for p in parts for i in p)
+    assert set(everything) == set(range(n))  # covering
+    # Disjoint up to the padding: exactly size * world - n indices are repeats.
+    assert len(everything) - len(set(everything)) == size * world - n
+
+
+@pytest.mark.parametrize("n, world", [(23, 2), (23, 3), (24, 4)])
+def test_distributed_sampler_drop_last_cuts_instead_of_padding(n, world):
+    parts = shares(n, world, seed=3, drop_last=True)
+    assert [len(p) for p in parts] == [n // world] * world
+    everything = [i for p in parts for i in p]
+    assert len(set(everything)) == len(everything) == n // world * world
+
+
+def test_distributed_sampler_interleaves_one_seeded_permutation():
+    """Rank r gets order[r::W] of the permutation of default_rng(seed + epoch), on every
+    worker the same: batches of b per worker make up the global batches of b * W."""
+    from minigrad.data import DistributedSampler
+
+    order = np.random.default_rng(7 + 2).permutation(24)
+    for r in range(3):
+        sampler = DistributedSampler(24, num_replicas=3, rank=r, seed=7)
+        sampler.set_epoch(2)
+        np.testing.assert_array_equal(list(sampler), order[r::3])
+    unshuffled = shares(10, 2, shuffle=False)
+    assert unshuffled == [[0, 2, 4, 6, 8], [1, 3, 5, 7, 9]]
+
+
+def test_distributed_sampler_set_epoch_changes_the_order_and_the_same_epoch_repeats_it():
+    from minigrad.data import DistributedSampler
+
+    sampler = DistributedSampler(50, num_replicas=2, rank=0, seed=1)
+    first = list(sampler)
+    assert list(sampler) == first  # no set_epoch: the same order again (PyTorch's behaviour)
+    sampler.set_epoch(1)
+    second = list(sampler)
+    assert second != first
+    sampler.set_epoch(0)
+    assert list(sampler) == first
+
+
+def test_dataloader_batches_a_sampler_share():
+    from minigrad.data import DistributedSampler
+
+    x, y = dataset()
+    per_rank = []
+    for r in range(2):
+        sampler = DistributedSampler(N, num_replicas=2, rank=r, seed=0)
+        loader = DataLoader(x, y, batch_size=4, sampler=sampler)
+        assert len(loader) == 3  # 12 indices per rank, 4 at a time
+        per_rank.append(epoch(loader))
+    order = np.resize(np.random.default_rng(0).permutation(N), 24)
+    for k in range(3):  # batch k of the two ranks: global batch k of 8, interleaved
+        np.testing.assert_array_equal(np.sort(np.concatenate([per_rank[0][k], per_rank[1][k]])),
+                                      np.sort(order[8 * k:8 * (k + 1)]))
+
+
+def test_distributed_sampler_defaults_and_errors():
+    from minigrad.data import DistributedSampler
+
+    sampler = DistributedSampler(np.zeros((5, 2)))  # no process group: a world of one
+    assert (sampler.num_replicas, sampler.rank, len(sampler)) == (1, 0, 5)
+    with pytest.raises(ValueError, match="rank must be in 0 .. 1"):
+        DistributedSampler(5, num_replicas=2, rank=2)
+    with pytest.raises(ValueError, match="exclude each other"):
+        DataLoader(np.zeros(5), batch_size=2, shuffle=True, sampler=sampler)

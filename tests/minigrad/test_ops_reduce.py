@@ -36,7 +36,8 @@ REDUCTIONS = {
                                                                 keepdims=keepdims),
                      lambda a, axis=None, keepdims=False: np.std(a, axis, ddof=1,
                                                                  keepdims=keepdims)),
-    "max": (lambda x, axis=None, keepdims=False: x.max(axis, keepdims), np.max),
+    # (positionally, x.max(1) is PyTorch's (values, indices): see test_pytorch_conventions.py)
+    "max": (lambda x, axis=None, keepdims=False: x.max(axis=axis, keepdims=keepdims), np.max),
     "min": (lambda x, axis=None, keepdims=False: x.min(axis=axis, keepdims=keepdims), np.min),
     "logsumexp": (mg.logsumexp, np_logsumexp),
 }

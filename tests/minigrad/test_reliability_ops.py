@@ -16,6 +16,7 @@ import pytest
 import minigrad as mg
 from minigrad import nn
 from minigrad.ops import namespace
+from minigrad.ops import shape as shape_ops
 from minigrad.ops.activations import _erf, _erfc
 
 
@@ -472,7 +473,7 @@ UNARY_OPS = {
     "squeeze": mg.squeeze, "unsqueeze": lambda x: mg.unsqueeze(x, 0),
     "broadcast_to": lambda x: mg.broadcast_to(x, (2, 3)), "expand": lambda x: mg.expand(x, 3),
     "getitem": lambda x: mg.getitem(x, 0), "split": lambda x: mg.split(x, 1),
-    "pad": lambda x: mg.pad(x, 1),
+    "pad": lambda x: shape_ops.pad(x, 1),  # (numpy.pad's signature; mg.pad is PyTorch's)
 }
 
 

@@ -8,14 +8,14 @@ import minigrad as mg
 
 def test_description(device):
     t = mg.tensor(np.zeros((2, 3, 4), dtype=np.float32), device=device)
-    assert t.shape == (2, 3, 4) and t.ndim == 3 and t.size == 24 and len(t) == 2
+    assert t.shape == (2, 3, 4) and t.ndim == 3 and t.numel() == 24 and len(t) == 2
     assert t.dtype == mg.float32 and t.device is mg.device(device)
     assert t.is_leaf and not t.requires_grad and t.grad is None
 
 
 def test_zero_dim_tensor(device):
     t = mg.tensor(2.5, device=device)
-    assert t.shape == () and t.ndim == 0 and t.size == 1
+    assert t.shape == () and t.ndim == 0 and t.numel() == 1
     with pytest.raises(TypeError, match="0-d"):
         len(t)
 

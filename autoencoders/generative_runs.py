@@ -1,0 +1,183 @@
+"""The long runs that measure a VAE as the literature does (docs/generative.md), as commands.
+
+    python -m autoencoders.generative_runs iwae --objective iwae --k 5 --out runs/iwae_k5
+    python -m autoencoders.generative_runs iwae --objective vae --k 1 --out runs/vae_k1
+    python -m autoencoders.generative_runs rate-distortion --betas 0.1,0.3,1,3,10 \\
+        --out runs/rate_distortion
+
+``iwae``: Burda, Grosse & Salakhutdinov (ICLR 2016), Table 1, one stochastic layer: a
+784-200-200-50 tanh VAE (decoder 50-200-200-784, Bernoulli), trained on dynamically binarized
+MNIST with Adam (beta1 0.9, beta2 0.999, eps 1e-4), batches of 20, for sum_{i=0..7} 3^i = 3280
+passes with learning rate 1e-3 * 10^(-i/7) during the 3^i passes of stage i (``--epochs``
+shortens the schedule: it then stops early in it). The objective is the k-sample IWAE bound
+("iwae") or the k-sample ELBO ("vae"). At the end, the test log-likelihood by importance
+sampling with --eval-k 5000 samples on the test set binarized once (seed 0), with its Monte Carlo
+and data standard errors. Writes metrics.json (and the Trainer's metrics.jsonl and checkpoint;
+--resume continues a run).
+
+``rate-distortion``: one beta-VAE per beta (``vae_loss_fn(beta=...)``), same data, then rate
+and distortion of each on the binary test set, rate_distortion.json and rate_distortion.png.
+
+--train-subset N trains on the first N training images only (a quick timing or smoke run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import minigrad as mg
+from autoencoders.binarize import binarized_mnist, dynamic_binarize
+from autoencoders.likelihood import log_likelihood
+from autoencoders.models import VAE, iwae_loss_fn, vae_loss_fn
+from autoencoders.rate_distortion import plot_rate_distortion, rate_distortion_curve
+from autoencoders.train import Trainer
+from minigrad import optim
+from minigrad.optim.lr_scheduler import LRScheduler
+
+__all__ = ["BurdaSchedule", "burda_epochs", "main"]
+
+PUBLISHED = {  # Burda et al. 2016, Table 1, MNIST, one stochastic layer: test log p(x), k=5000
+    ("vae", 1): -86.76, ("vae", 5): -86.47, ("vae", 50): -86.35,
+    ("iwae", 1): -86.76, ("iwae", 5): -85.54, ("iwae", 50): -84.78,
+}
+
+
+def burda_epochs(stages: int = 8) -> int:
+    """Passes of the full schedule: sum_{i < stages} 3^i (3280 for 8 stages)."""
+    return sum(3**i for i in range(stages))
+
+
+class BurdaSchedule(LRScheduler):
+    """lr = base * 10^(-i/7) during the 3^i epochs of stage i = 0, 1, ... (stepped per epoch);
+    past the last stage the last rate stays."""
+
+    def __init__(self, optimizer, stages: int = 8):
+        self.stages = stages
+        super().__init__(optimizer)
+
+    def _lr(self, base: float, t: int) -> float:
+        i, end = 0, 1
+        while t >= end and i < self.stages - 1:
+            i += 1
+            end += 3**i
+        return base * 10 ** (-i / 7)
+
+
+def _data(args):
+    x_train, _, x_test, _ = binarized_mnist(args.data, seed=0)
+    if args.train_subset:
+        x_train = x_train[:args.train_subset]
+    if args.test_subset:
+        x_test = x_test[:args.test_subset]
+    return x_train, x_test
+
+
+def _train(args, loss_fn, x_train, x_test, out: Path):
+    mg.manual_seed(args.seed)
+    model = VAE((x_train.shape[1], *args.hidden, args.latent_dim), activation=args.activation)
+    optimizer = optim.Adam(model.parameters(), lr=args.lr, betas=(0.9, 0.999), eps=1e-4)
+    trainer = Trainer(model, loss_fn, optimizer, BurdaSchedule(optimizer), device=args.device,
+                      out_dir=out, seed=args.seed, progress=not args.no_progress)
+    history = trainer.fit((x_train,), (x_test,), epochs=args.epochs,
+                          batch_size=args.batch_size, resume=args.resume)
+    return model, history
+
+
+def run_iwae(args) -> dict:
+    out = Path(args.out)
+    x_train, x_test = _data(args)
+    loss_fn = iwae_loss_fn(k=args.k, objective=args.objective, augment=dynamic_binarize)
+    started = time.perf_counter()
+    model, history = _train(args, loss_fn, x_train, x_test, out)
+    train_seconds = sum(row["time"] for row in history)
+    metrics = {"objective": args.objective, "k": args.k, "epochs": len(history),
+               "layer_sizes": [x_train.shape[1], *args.hidden, args.latent_dim],
+               "activation": args.activation, "n_train": len(x_train), "n_test": len(x_test),
+               "seconds_per_epoch": train_seconds / max(len(history), 1),
+               "last_epoch": history[-1] if history else None,
+               "published_log_likelihood": PUBLISHED.get((args.objective, args.k))}
+    if args.eval_k:
+        start = time.perf_counter()
+        result = log_likelihood(model, x_test, k=args.eval_k, batch_size=args.eval_batch,
+                                seed=0)
+        metrics["test_log_likelihood"] = result.summary()
+        metrics["eval_seconds"] = time.perf_counter() - start
+    metrics["total_seconds"] = time.perf_counter() - started
+    _write(metrics, out / "metrics.json")
+    return metrics
+
+
+def run_rate_distortion(args) -> dict:
+    out = Path(args.out)
+    x_train, x_test = _data(args)
+    models, histories = {}, {}
+    for beta in args.betas:
+        loss_fn = vae_loss_fn(beta=beta, augment=dynamic_binarize)
+        models[beta], histories[beta] = _train(args, loss_fn, x_train, x_test,
+                                               out / f"beta_{beta:g}")
+    rows = rate_distortion_curve(args.betas, models, x_test, samples=args.samples)
+    plot_rate_distortion(rows, out / "rate_distortion.png",
+                         title=f"beta-VAE, {args.epochs} epochs, binarized {args.data}")
+    metrics = {"rows": rows, "epochs": args.epochs}
+    _write(metrics, out / "rate_distortion.json")
+    return metrics
+
+
+def _write(metrics: dict, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(metrics, indent=2, default=float) + "\n")
+    print(json.dumps(metrics, indent=2, default=float))
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    for name in ("iwae", "rate-distortion"):
+        s = sub.add_parser(name)
+        s.add_argument("--out", required=True)
+        s.add_argument("--data", default="mnist", help="mnist, mnist5k or digits")
+        s.add_argument("--hidden", type=lambda t: tuple(int(v) for v in t.split(",")),
+                       default=(200, 200))
+        s.add_argument("--latent-dim", type=int, default=50)
+        s.add_argument("--activation", default="tanh")
+        s.add_argument("--epochs", type=int, default=burda_epochs(),
+                       help="passes over the training set (3280: Burda et al.'s schedule)")
+        s.add_argument("--batch-size", type=int, default=20)
+        s.add_argument("--lr", type=float, default=1e-3)
+        s.add_argument("--device", default="cpu")
+        s.add_argument("--seed", type=int, default=0)
+        s.add_argument("--train-subset", type=int, default=0)
+        s.add_argument("--test-subset", type=int, default=0)
+        s.add_argument("--resume", action="store_true")
+        s.add_argument("--no-progress", action="store_true")
+        s.add_argument("--threads", type=int, default=None, help="BLAS threads (CPU)")
+        if name == "iwae":
+            s.add_argument("--objective", choices=("iwae", "vae"), default="iwae")
+            s.add_argument("--k", type=int, default=1, help="samples in the training bound")
+            s.add_argument("--eval-k", type=int, default=5000,
+                           help="importance samples for the test log-likelihood (0: none)")
+            s.add_argument("--eval-batch", type=int, default=100)
+        else:
+            s.add_argument("--betas", type=lambda t: [float(v) for v in t.split(",")],
+                           default=[0.1, 0.3, 1.0, 3.0, 10.0])
+            s.add_argument("--samples", type=int, default=10,
+                           help="codes per test image for the distortion")
+    return p
+
+
+def main(argv: list[str] | None = None) -> dict:
+    from threadpoolctl import threadpool_limits
+
+    from autoencoders.runconfig import default_threads
+
+    args = parser().parse_args(argv)
+    job = run_iwae if args.command == "iwae" else run_rate_distortion
+    with threadpool_limits(limits=args.threads or default_threads(), user_api="blas"):
+        return job(args)
+
+
+if __name__ == "__main__":
+    main()
