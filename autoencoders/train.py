@@ -36,7 +36,7 @@ trains the same global batches as one process would, split across the workers:
 - The epoch's permutation is the one process's (same seed); global batch k (``batch_size``
   samples) goes to the workers interleaved, worker r taking its samples r, r+W, r+2W, ...
   (``batch_size // W`` or one more each). Each worker runs forward and backward on its part
-  and the gradients are averaged (``DistributedDataParallel.synchronize``, one all-reduce
+  and the gradients are averaged (by ``DistributedDataParallel`` in backward, one all-reduce
   per bucket), weighted by each part's size, so that the update is the one-process update
   on the whole batch, to rounding, the last, smaller batch included. Clipping and the
   optimizer see the averaged gradients, so the workers stay identical.
@@ -416,15 +416,16 @@ class Trainer:
         the workers. Returns (loss, metrics, samples here); loss None without samples."""
         self.optimizer.zero_grad()
         loss, metrics, n = None, {}, 0
-        if batch is not None:
-            loss, metrics = self.loss_fn(self.model, batch)
-            n = len(batch[0])
-            # synchronize() gives every worker's gradient the weight 1/W, but this worker's
-            # mean loss counts in the batch's mean with weight n / batch_size: scale by the
-            # ratio (exactly 1, and skipped, when the batch splits evenly).
-            scale = n * self._world / batch_size
-            (loss if scale == 1 else loss * scale).backward()
-        self._ddp.synchronize()
+        if batch is None:
+            self._ddp.synchronize()  # no backward here: take part in the others' averaging
+            return loss, metrics, n
+        loss, metrics = self.loss_fn(self.model, batch)
+        n = len(batch[0])
+        # The averaging gives every worker's gradient the weight 1/W, but this worker's mean
+        # loss counts in the batch's mean with weight n / batch_size: scale by the ratio
+        # (exactly 1, and skipped, when the batch splits evenly).
+        scale = n * self._world / batch_size
+        (loss if scale == 1 else loss * scale).backward()  # averages the gradients (DDP)
         return loss, metrics, n
 
     def _check_finite(self, value: float, epoch: int, what: str) -> None:

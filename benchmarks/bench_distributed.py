@@ -8,7 +8,8 @@ Models: W1 (MLP autoencoder 784-512-256-32-256-512-784) and W2 (conv autoencoder
 models of bench_training.py (imported from it), float32. One BLAS thread per worker
 (threadpoolctl), so W workers use W cores.
 
-A step: zero grads, forward, MSE loss, backward, ``ddp.synchronize()`` (the all-reduce of
+A step: zero grads, forward, MSE loss, backward, ``ddp.synchronize()`` (timed apart from
+backward, which does it when not inside ``no_sync()``; the all-reduce of
 the gradients), Adam update, loss read back. ``--scaling strong`` (default) keeps the global
 batch at 128, split over the workers (the same training, hopefully faster); ``--scaling weak``
 gives every worker 128 examples (more data per step).
@@ -59,7 +60,8 @@ def time_training(build, example_shape, local_batch: int, warmup: int, steps: in
         t0, c0 = time.perf_counter(), time.process_time()
         opt.zero_grad()
         loss = F.mse_loss(ddp(x), x)
-        loss.backward()
+        with ddp.no_sync():  # backward alone here; the averaging it would do is timed next
+            loss.backward()
         t1, c1 = time.perf_counter(), time.process_time()
         ddp.synchronize()
         t2, c2 = time.perf_counter(), time.process_time()

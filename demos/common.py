@@ -10,7 +10,8 @@ Data parallelism: started by ``mpiexec -n W`` (seen in the launcher's environmen
 the demo starts, and the Trainer then splits every batch across the W workers (see
 autoencoders/train.py and docs/distributed.md). Rank 0 writes the results: on the other ranks
 ``--out`` is a private temporary folder, deleted at exit, so that the demos' own figures and
-metrics.json, written by every rank, end up in one copy only.
+metrics.json, written by every rank, end up in one copy only. ``--device gpu`` (or ``cuda``)
+gives each worker its own GPU, ``cuda:{local rank}`` (``rank_device``).
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ from autoencoders.train import Trainer, TrainingDivergedError
 from minigrad import optim
 
 __all__ = ["base_parser", "cli", "finish", "fit", "int_list", "load_images", "model_inputs",
-           "optimizer", "positive_int", "run", "scheduler", "write_json"]
+           "optimizer", "positive_int", "rank_device", "run", "scheduler", "worker_device",
+           "write_json"]
 
 
 def positive_int(text: str) -> int:
@@ -244,7 +246,36 @@ def cli(parser: argparse.ArgumentParser, job: Callable[[argparse.Namespace], obj
     args = parser.parse_args(argv)
     if args.threads is None:
         args.threads = runconfig.default_threads()
-    return run(lambda: job(args), args.threads)
+
+    def job_on_this_workers_device():
+        # inside run(): the process group exists by now, so the local rank is known
+        if getattr(args, "device", None) is not None:
+            args.device = worker_device(args.device)
+        return job(args)
+
+    return run(job_on_this_workers_device, args.threads)
+
+
+def rank_device(flag: str, local_rank: int, world_size: int) -> str:
+    """The device one worker uses for ``--device flag``: with several workers, "gpu" or
+    "cuda" (no index) becomes ``cuda:{local_rank}``, one GPU per process on each machine
+    (NCCL wants that; all of them on GPU 0 would share its memory and time). Anything else
+    ("cpu", an explicit "cuda:1", the strict stand-ins) and a single process keep the flag."""
+    if world_size > 1 and flag.strip().lower() in ("gpu", "cuda"):
+        return f"cuda:{local_rank}"
+    return flag
+
+
+def worker_device(flag: str) -> str:
+    """``rank_device`` for this process: its local rank and the size of the process group
+    that ``init_distributed`` joined; the flag itself without a group."""
+    if launcher_world()[1] == 1:  # not under mpiexec: minigrad.distributed is not imported
+        return flag
+    import minigrad.distributed as dist
+
+    if not dist.is_initialized():
+        return flag
+    return rank_device(flag, dist.get_local_rank(), dist.get_world_size())
 
 
 def init_distributed() -> bool:

@@ -27,8 +27,10 @@ gradient from the new values.
 from __future__ import annotations
 
 import functools
+import itertools
 
 __all__ = ["no_grad", "enable_grad", "is_grad_enabled", "set_grad_enabled", "inference_mode",
+           "register_multi_grad_hook",
            "backward", "grad", "Function", "FunctionCtx", "Node", "OUTPUT"]
 
 _grad_enabled = True
@@ -380,6 +382,9 @@ def _accumulate(tensor, g, create_graph: bool) -> None:
     tensor's device); later ones are added (in the graph when create_graph)."""
     from minigrad.tensor import _leaf
 
+    if _multi_grad_hooks:
+        _accumulated.add(id(tensor))
+
     if create_graph:
         tensor.grad = g if tensor.grad is None else tensor.grad + g
     elif tensor.grad is None:
@@ -390,6 +395,43 @@ def _accumulate(tensor, g, create_graph: bool) -> None:
     else:
         tensor.grad.data = tensor.grad.data + g  # a new array: g may alias other arrays
         tensor.grad._bump_version()
+
+
+# -- hooks: code that runs when a backward pass has filled some gradients ------------------------
+
+_multi_grad_hooks: dict[int, tuple] = {}  # handle id -> (ids of the tensors, the tensors, fn)
+_accumulated: set[int] = set()  # ids of the tensors whose .grad the running backward() filled
+_handle_keys = itertools.count()
+
+
+class RemovableHandle:
+    """What registering a hook returns: ``handle.remove()`` unregisters it."""
+
+    def __init__(self, key: int):
+        self.key = key
+
+    def remove(self) -> None:
+        _multi_grad_hooks.pop(self.key, None)
+
+
+def register_multi_grad_hook(tensors, fn) -> RemovableHandle:
+    """Call ``fn(grads)`` at the end of every ``backward()`` that filled the ``.grad`` of at
+    least one of ``tensors`` (PyTorch's ``torch.autograd.graph.register_multi_grad_hook``,
+    mode "all"): grads holds each tensor's gradient, None for those this backward did not
+    reach. DistributedDataParallel averages gradients over workers this way, right after
+    backward, as PyTorch's does. (``autograd.grad`` fills no ``.grad`` and calls no hook.)"""
+    tensors = tuple(tensors)
+    handle = RemovableHandle(next(_handle_keys))
+    _multi_grad_hooks[handle.key] = (frozenset(id(t) for t in tensors), tensors, fn)
+    return handle
+
+
+def _call_multi_grad_hooks() -> None:
+    filled = set(_accumulated)
+    _accumulated.clear()
+    for ids, tensors, fn in list(_multi_grad_hooks.values()):
+        if ids & filled:
+            fn(tuple(t.grad if id(t) in filled else None for t in tensors))
 
 
 def _seeds(outputs, grad_outputs, create_graph: bool, op: str) -> list:
@@ -450,8 +492,11 @@ def backward(tensors, grad_tensors=None, retain_graph: bool | None = None,
     if inputs is not None:
         inputs = _checked_inputs("backward", inputs)
     seeds = _seeds(tensors, grad_tensors, create_graph, "backward")
+    _accumulated.clear()
     with set_grad_enabled(create_graph):
         _run(tensors, seeds, retain_graph, create_graph, inputs)
+    if _multi_grad_hooks:
+        _call_multi_grad_hooks()
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None,

@@ -8,8 +8,7 @@
     rank, world = dist.get_rank(), dist.get_world_size()
     model = DistributedDataParallel(build_model())
     ...
-    loss.backward()
-    model.synchronize()                  # average the gradients over the workers
+    loss.backward()                      # also averages the gradients over the workers
     opt.step()
 
 Start the script with ``mpiexec -n 4 python train.py``; started alone it is a world of one.

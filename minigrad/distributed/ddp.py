@@ -12,7 +12,7 @@ same optimizer step to the same parameters. Started from the same parameters (ra
 broadcast when the wrapper is built), the workers stay identical, step after step, and follow
 the trajectory of one process that trains on the whole batch.
 
-Usage (``mpiexec -n 2 python train.py``)::
+Usage (``mpiexec -n 2 python train.py``), as in PyTorch::
 
     dist.init_process_group()
     model = DistributedDataParallel(model)        # rank 0's parameters everywhere
@@ -20,20 +20,19 @@ Usage (``mpiexec -n 2 python train.py``)::
     for x in my_part_of_each_batch:
         opt.zero_grad()
         loss = F.mse_loss(model(x), x)
-        loss.backward()
-        model.synchronize()                       # gradients <- their mean over the workers
+        loss.backward()                           # ... and the gradients are averaged
         opt.step()
 
-**Why an explicit ``synchronize()``.** PyTorch averages the gradients inside
-``loss.backward()``: a hook on every parameter fires when its gradient is ready, and the
-all-reduce of a bucket starts as soon as all its gradients are, overlapping communication with
-the rest of the backward pass. minigrad's autograd has no hooks, so the averaging is one call
-between ``backward()`` and whatever reads the gradients. Placed there it behaves as PyTorch's:
-gradient clipping, logging of gradient norms and the optimizer all see averaged gradients.
-(Averaging inside ``optimizer.step()`` instead would be one line shorter and wrong for
-clipping, which would then clip each worker's own gradient by its own norm.) Forgetting it
-is caught: a training-mode forward raises when the parameters were updated since the
-previous forward without a ``synchronize()`` in between.
+**When the gradients are averaged.** As in PyTorch, at the end of every ``backward()`` that
+reached the model's parameters: the wrapper registers a hook with autograd
+(``autograd.register_multi_grad_hook``), so gradient clipping, logging of gradient norms and
+the optimizer all see averaged gradients. Inside ``with model.no_sync():`` backward passes
+only accumulate locally (gradient accumulation); the first backward after it averages
+everything accumulated. ``synchronize()`` averages explicitly (for a worker that has no
+data in a step where others run backward: it must take part in the collective). Unlike
+PyTorch, the all-reduces run after the backward pass rather than overlapping
+with it (minigrad's backward runs on one thread). An optimizer step on gradients that were
+never averaged (updates inside ``no_sync()``) is caught: the next training-mode forward raises.
 
 **Buckets.** One all-reduce per parameter would pay the latency of a collective (tens of
 microseconds on a network, more through a launcher) once per tensor. Gradients are instead
@@ -59,11 +58,13 @@ buffers to all workers, so evaluation and checkpoints agree.
 
 from __future__ import annotations
 
+import contextlib
+import weakref
 import zlib
 
 import numpy as np
 
-from minigrad.autograd import is_grad_enabled
+from minigrad.autograd import is_grad_enabled, register_multi_grad_hook
 from minigrad.backend import to_numpy
 from minigrad.distributed import process_group
 from minigrad.nn.module import Module
@@ -86,8 +87,8 @@ class DistributedDataParallel(Module):
                        at each training forward.
 
     ``ddp(x)`` is ``module(x)``; ``ddp.module`` is the wrapped model (its state_dict keys
-    are those of ``ddp.state_dict()`` without the "module." prefix, as in PyTorch).
-    Call ``synchronize()`` after ``loss.backward()`` (see the module docstring).
+    are those of ``ddp.state_dict()`` without the "module." prefix, as in PyTorch). Gradients
+    are averaged at the end of each ``backward()`` (see the module docstring).
     """
 
     def __init__(self, module: Module, bucket_cap_mb: float = 25.0,
@@ -109,9 +110,13 @@ class DistributedDataParallel(Module):
         _check_same_structure(group, module)
         _broadcast_tensors(group, [*module.parameters(), *self._buffers_list])
         self.buckets = _make_buckets(self._params, bucket_cap_mb * MIB)
-        # For the check that no parameter update skips synchronize() (see forward).
+        # For the check that no parameter update skips the averaging (see forward).
         self._version_at_forward = self._param_version()
-        self._synchronized = True
+        self._synchronized = True  # no gradient waits to be averaged
+        self._sync_enabled = True  # False inside no_sync()
+        hook = _averaging_hook(self)
+        self._hook = register_multi_grad_hook(self._params, hook)
+        hook.handle_box.append(self._hook)
 
     def forward(self, *args, **kwargs):
         if self.training and is_grad_enabled():
@@ -126,11 +131,35 @@ class DistributedDataParallel(Module):
             p.grad <- 1/W sum_r (p.grad on worker r)      (None counts as zeros)
 
         with one all-reduce per bucket. A parameter without a gradient on every worker keeps
-        ``grad = None``. Collective: every worker must call it at the same point."""
+        ``grad = None``. Collective: every worker must call it at the same point. backward()
+        calls it (outside ``no_sync()``); call it yourself only where a worker runs no
+        backward in a step that others do (no data of its own), so that it takes part."""
         group = process_group._the_group()
         for bucket in self.buckets:
             bucket.average_gradients(group.communicator(bucket.device), self.world_size)
         self._synchronized = True
+
+    def __del__(self):
+        hook = getattr(self, "_hook", None)
+        if hook is not None:
+            hook.remove()
+
+    @contextlib.contextmanager
+    def no_sync(self):
+        """Inside the block, backward passes only accumulate gradients on each worker (no
+        communication); the first backward after it averages what was accumulated, as
+        PyTorch's ``no_sync``."""
+        previous, self._sync_enabled = self._sync_enabled, False
+        try:
+            yield
+        finally:
+            self._sync_enabled = previous
+
+    def _gradients_filled(self) -> None:
+        """Called by autograd after a backward that reached the parameters."""
+        self._synchronized = False
+        if self._sync_enabled:
+            self.synchronize()
 
     def to(self, device=None, dtype=None) -> DistributedDataParallel:
         """Move/cast the wrapped model (as Module.to) and lay the buckets out again for the
@@ -155,11 +184,27 @@ class DistributedDataParallel(Module):
             raise RuntimeError(
                 "DistributedDataParallel: the parameters were updated since the last forward "
                 "pass, but the gradients were not averaged over the workers, so the workers "
-                "now hold different models. Call model.synchronize() after loss.backward() "
-                "and before optimizer.step(). (To train one worker's copy alone on purpose, "
-                "call model.module(x) instead.)")
+                "now hold different models: a step inside no_sync() (end the block with a "
+                "backward outside it, or call model.synchronize() before optimizer.step()). "
+                "(To train one worker's copy alone on purpose, call model.module(x) instead.)")
         self._version_at_forward = version
-        self._synchronized = False
+
+
+def _averaging_hook(ddp: DistributedDataParallel):
+    """The autograd hook of a wrapper, holding it weakly (so that a dropped wrapper is freed
+    and its hook removed)."""
+    ref = weakref.ref(ddp)
+    handle_box = []
+
+    def hook(grads) -> None:
+        wrapper = ref()
+        if wrapper is None:
+            handle_box[0].remove()
+            return
+        wrapper._gradients_filled()
+
+    hook.handle_box = handle_box
+    return hook
 
 
 class _Bucket:

@@ -27,6 +27,7 @@ from minigrad.backend import device as _device
 from minigrad.creation import _shape as _sizes
 from minigrad.ops import reduce, shape, shape_more
 from minigrad.ops.elementwise import _not_a_tensor, maximum, minimum, where
+from minigrad.ops.elementwise import pow as power  # (not shadowing the builtin here)
 from minigrad.tensor import Tensor, _from_op, _leaf, _linear
 
 __all__ = ["torch_names", "accepts_dim", "ValuesIndices", "max", "min", "argmax", "argmin",
@@ -394,6 +395,7 @@ METHODS = {
     "view_as": view_as, "reshape_as": reshape_as, "expand_as": expand_as, "type_as": type_as,
     "contiguous": contiguous, "dim": dim, "element_size": element_size,
     "is_floating_point": is_floating_point,
+    "pow": power,  # x.pow(2), as x ** 2 (PyTorch code writes both)
     "long": _cast("long", int64), "int": _cast("int", int32), "bool": _cast("bool", bool_),
     "half": _cast("half", float16),
     "new_zeros": new_zeros, "new_ones": new_ones, "new_empty": new_empty,

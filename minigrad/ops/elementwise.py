@@ -353,11 +353,24 @@ def minimum(a, b) -> Tensor:
     return _from_op(out, (a, b), backward)
 
 
-def where(condition, a, b) -> Tensor:
+def where(condition, a=None, b=None) -> Tensor | tuple[Tensor, ...]:
     """a where condition else b.   da = g where condition, db = g elsewhere
 
     condition: a bool tensor (or, beside a tensor a or b, a bool array on its device).
+
+    ``where(condition)`` alone is ``nonzero(condition, as_tuple=True)``, as in PyTorch: a tuple
+    of int64 index tensors, one per dimension, of the nonzero (True) elements.
     """
+    if a is None and b is None:
+        # (imported here: select.py builds on this module)
+        from minigrad.ops.select import nonzero
+
+        if not isinstance(condition, Tensor):
+            raise _not_a_tensor("where", "condition", condition)
+        return nonzero(condition, as_tuple=True)
+    if a is None or b is None:
+        raise TypeError("where: give both a and b (the values where condition is True and "
+                        "where it is False), or the condition alone for its indices")
     if isinstance(condition, Tensor):
         like = condition
     else:

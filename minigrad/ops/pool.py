@@ -70,6 +70,7 @@ def max_pool2d(x: Tensor, kernel_size, stride=None, padding=0, dilation=1,
     return_indices: also the (N, C, Ho, Wo) int64 positions of the maxima, each a flat index
     row * W + col into its own H x W input plane, as PyTorch (for max_unpool2d).
     """
+    _check_input("max_pool2d", x)  # before x.device: x may be no tensor at all
     xp = x.device.xp
     # Padding never wins: -inf, or the smallest value of an integer dtype.
     lowest = -math.inf if x.dtype.kind == "f" else xp.iinfo(x.data.dtype).min

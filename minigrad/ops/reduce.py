@@ -11,9 +11,12 @@ import math
 import operator
 import warnings
 
-from minigrad.autograd import OUTPUT
+import numpy as np
+
+from minigrad.autograd import OUTPUT, is_grad_enabled
+from minigrad.backend import int64
 from minigrad.ops.elementwise import _not_a_tensor, _type_name
-from minigrad.tensor import Tensor, _from_op
+from minigrad.tensor import Tensor, _from_op, _leaf
 
 __all__ = ["sum", "mean", "var", "std", "max", "min", "logsumexp", "softmax", "log_softmax"]
 
@@ -54,20 +57,47 @@ def _count(shape: tuple[int, ...], axes: tuple[int, ...]) -> int:
     return n
 
 
-def sum(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
-    """Sum over ``axis`` (0 for no elements).   dx = g broadcast back over the summed axes"""
+def sum(x: Tensor, axis=None, keepdims: bool = False, *, dtype=None) -> Tensor:
+    """Sum over ``axis`` (0 for no elements), with PyTorch's result dtypes:
+
+    - ``dtype`` given: x is cast to it before summing, as ``torch.sum(x, dtype=...)`` (a
+      float32 tensor summed in float64 ...); the cast is differentiable between floating
+      dtypes. A bool ``dtype`` gives whether any element is nonzero, as PyTorch.
+    - ``dtype=None``: bool and integer tensors sum to int64 (NumPy would give uint64 for
+      unsigned ints and the array API refuses bool), floating tensors keep their dtype.
+
+    As in PyTorch, summing a tensor that requires grad into an integer or bool dtype is an
+    error (no gradient can flow through it) while grad mode is on.
+
+    dx = g broadcast back over the summed axes (and cast back to x's dtype)
+    """
     try:
         xp = x.device.xp
     except AttributeError:
         raise _not_a_tensor("sum", "x", x) from None
     axes = _axes(axis, x.ndim, "sum")
+    if dtype is None:
+        target = int64 if x.dtype.kind in "biu" else x.dtype
+    else:
+        target = np.dtype(dtype)
+    if target.kind != "f" and x.requires_grad and is_grad_enabled():
+        raise RuntimeError(f"sum: cannot sum a tensor that requires grad into {target} (no "
+                           "gradient flows through an integer or bool result; PyTorch refuses "
+                           "it too); detach() it first, or sum under no_grad()")
+    if target.kind == "b":  # NumPy would sum bools to a count; PyTorch gives any()
+        return _leaf(xp.any(x.data, axis=axes, keepdims=keepdims), x.device)
+    if target != x.dtype:
+        x = x.to(dtype=target)  # its own node: the gradient is cast back to x's dtype there
     kept = _kept_shape(x.data.shape, axes)
     shape = tuple(x.data.shape)
 
     def backward(ctx, g):
         return (ctx.xp.broadcast_to(ctx.xp.reshape(g, kept), shape),)
 
-    return _from_op(xp.sum(x.data, axis=axes, keepdims=keepdims), (x,), backward)
+    # (an integer dtype is named: NumPy and the array API would widen int32 to int64)
+    out = xp.sum(x.data, axis=axes, keepdims=keepdims,
+                 dtype=None if target.kind == "f" else x.data.dtype)
+    return _from_op(out, (x,), backward)
 
 
 def _kept_mean(xp, a, axes: tuple[int, ...], n: int):

@@ -3,7 +3,10 @@ their layers: each rule in one place, each bad argument one clear message."""
 
 from __future__ import annotations
 
+import math
+
 from minigrad.backend import DeviceError
+from minigrad.creation import check_size
 from minigrad.ops.elementwise import _not_a_tensor
 from minigrad.tensor import Tensor
 
@@ -36,11 +39,13 @@ def conv_transpose_output_size(size: int, kernel: int, stride: int = 1, padding:
 
 
 def _pair(value, name: str, low: int) -> tuple[int, int]:
-    """An int or a pair of ints, each >= low, as a pair (height, width)."""
-    pair = (value, value) if isinstance(value, int) else tuple(value)
-    if len(pair) != 2 or not all(isinstance(v, int) and v >= low for v in pair):
+    """An int or a pair of ints (Python or NumPy integers, not bools), each >= low, as a pair
+    (height, width): TypeError for another type, ValueError for a wrong count or value."""
+    pair = tuple(value) if isinstance(value, tuple | list) else (value, value)
+    # check_size only for the type here (TypeError for a float, a bool ...): the range is ours.
+    if len(pair) != 2 or any(check_size(v, name, -math.inf) < low for v in pair):
         raise ValueError(f"{name} must be an int >= {low} or a pair of them, got {value!r}")
-    return pair
+    return tuple(int(v) for v in pair)
 
 
 def _conv_padding(padding, stride: tuple[int, int]):
@@ -106,10 +111,10 @@ def _check_output(op: str, x: Tensor, out_hw: tuple[int, int]) -> None:
 def _groups(op: str, groups, *channels: int) -> int:
     """groups must divide the channel counts: each group of C/G input channels feeds its own
     O/G output channels."""
-    if not isinstance(groups, int) or groups < 1 or any(n % groups for n in channels):
+    if check_size(groups, f"{op}: groups", -math.inf) < 1 or any(n % groups for n in channels):
         raise ValueError(f"{op}: groups must be an int >= 1 dividing the channel counts "
                          f"{channels}, got {groups!r}")
-    return groups
+    return int(groups)
 
 
 def _resize_arguments(op: str, scale_factor, size, mode: str):

@@ -45,13 +45,11 @@ def flat_parameters(model) -> np.ndarray:
     return np.concatenate([p.numpy().ravel() for p in model.parameters()])
 
 
-def train(model, opt, batches, synchronize=None) -> None:
+def train(model, opt, batches) -> None:
     for x in batches:
         opt.zero_grad()
         loss = F.mse_loss(model(x), x)
         loss.backward()
-        if synchronize is not None:
-            synchronize()
         opt.step()
 
 
@@ -75,7 +73,7 @@ def test_two_workers_train_like_one_process_with_the_whole_batch(dist, world, ga
     local = GLOBAL_BATCH // size
     my_batches = [x[rank * local:(rank + 1) * local] for x in batches]
 
-    train(ddp, OPTIMIZERS[optimizer](ddp.parameters()), my_batches, ddp.synchronize)
+    train(ddp, OPTIMIZERS[optimizer](ddp.parameters()), my_batches)  # backward averages
     train(reference, OPTIMIZERS[optimizer](reference.parameters()), batches)
 
     assert np.abs(flat_parameters(reference) - start).max() > 1e-3  # it did train
@@ -175,10 +173,11 @@ def test_a_few_buckets_instead_of_one_call_per_parameter(dist):
     n_params = len(list(mlp_autoencoder().parameters()))  # 8: 4 layers, weight and bias
 
     def allreduce_calls(ddp) -> int:
+        """The collective calls of one backward (which averages the gradients)."""
         ddp.module.zero_grad()
-        F.mse_loss(ddp(x), x).backward()
+        loss = F.mse_loss(ddp(x), x)
         comm.stats.reset()
-        ddp.synchronize()
+        loss.backward()
         return comm.stats.calls["allreduce"]
 
     default = DistributedDataParallel(mlp_autoencoder())
@@ -202,19 +201,42 @@ def test_buckets_hold_one_dtype_each(dist):
     assert sorted(str(b.dtype) for b in ddp.buckets) == ["float32", "float64"]
 
 
-def test_forgetting_synchronize_is_an_error(dist):
+def test_no_sync_accumulates_and_the_next_backward_averages(dist, world, gather_numpy):
+    # PyTorch's gradient accumulation: backward passes inside no_sync() stay local, the first
+    # one after it averages everything accumulated (averaging again changes nothing).
+    rank, size = world
+    comm = dist.get_communicator("cpu")
+    ddp = DistributedDataParallel(mlp_autoencoder())
+    reference = mlp_autoencoder()
+    reference.load_state_dict(ddp.module.state_dict())
+    xs = [mg.tensor(np.random.default_rng([rank, k]).random((4, 16))) for k in range(3)]
+    comm.stats.reset()
+    with ddp.no_sync():
+        for x in xs[:2]:
+            F.mse_loss(ddp(x), x).backward()
+    assert comm.stats.calls["allreduce"] == 0
+    F.mse_loss(ddp(xs[2]), xs[2]).backward()
+    assert comm.stats.calls["allreduce"] == len(ddp.buckets)
+    ddp.synchronize()
+    for x in xs:  # the same three backward passes on this worker alone
+        F.mse_loss(reference(x), x).backward()
+    local = np.concatenate([p.grad.numpy().ravel() for p in reference.parameters()])
+    averaged = np.concatenate([p.grad.numpy().ravel() for p in ddp.module.parameters()])
+    np.testing.assert_allclose(averaged, gather_numpy(local).mean(axis=0), rtol=1e-12)
+
+
+def test_a_step_on_gradients_never_averaged_is_an_error(dist):
     ddp = DistributedDataParallel(mlp_autoencoder())
     opt = optim.SGD(ddp.parameters(), lr=0.1)
     x = mg.rand(4, 16, dtype="float64")
-    for _ in range(2):  # two accumulated backward passes, then one synchronize: fine
-        F.mse_loss(ddp(x), x).backward()
-    ddp.synchronize()
+    F.mse_loss(ddp(x), x).backward()  # averaged by backward
     opt.step()
-    F.mse_loss(ddp(x), x).backward()
-    opt.step()  # without synchronize(): the workers' models now differ
+    with ddp.no_sync():
+        F.mse_loss(ddp(x), x).backward()
+    opt.step()  # on gradients of this worker only: the workers' models now differ
     with mg.no_grad():
         ddp(x)  # evaluation is not checked
-    with pytest.raises(RuntimeError, match=r"Call model.synchronize\(\) after loss.backward"):
+    with pytest.raises(RuntimeError, match=r"inside no_sync\(\)"):
         ddp(x)
     ddp.module(x)  # the wrapped model alone is not checked either
 
