@@ -4,7 +4,8 @@ For small models the time per op is Python overhead, not arithmetic. This times 
 ``--ops`` elementwise ops (scalar multiply, scalar add, tanh, tensor multiply, exp/log ...)
 on a ``--size`` x ``--size`` float32 tensor, forward and backward, and reports microseconds
 per op (median over ``--repeats``). With PyTorch importable, the same chain runs in PyTorch
-(one thread, eager) in the same process and the ratio minigrad / PyTorch is printed.
+(one thread, eager) in the same process, the two taking turns round by round, and the ratio
+minigrad / PyTorch is printed.
 
 ``--double`` times a double backward instead: the gradient with create_graph=True (the
 backward pass recorded as a graph of its own), then the gradient of its sum, i.e. a
@@ -32,37 +33,41 @@ def chain(x, other, n_ops: int):
     return x
 
 
-def time_chain(make_input, n_ops: int, repeats: int) -> tuple[float, float]:
-    """Median microseconds per op of (forward, backward)."""
-    forward, backward = [], []
-    for i in range(repeats + 3):
-        x, other = make_input()
-        t0 = time.perf_counter()
-        loss = chain(x, other, n_ops).sum()
-        t1 = time.perf_counter()
-        loss.backward()
-        t2 = time.perf_counter()
-        if i >= 3:  # warm-up rounds
-            forward.append((t1 - t0) / n_ops * 1e6)
-            backward.append((t2 - t1) / n_ops * 1e6)
-    return statistics.median(forward), statistics.median(backward)
+def chain_round(make_input, n_ops: int) -> tuple[float, float]:
+    """Microseconds per op of one (forward, backward) of the chain."""
+    x, other = make_input()
+    t0 = time.perf_counter()
+    loss = chain(x, other, n_ops).sum()
+    t1 = time.perf_counter()
+    loss.backward()
+    t2 = time.perf_counter()
+    return (t1 - t0) / n_ops * 1e6, (t2 - t1) / n_ops * 1e6
 
 
-def time_double_backward(make_input, grad, n_ops: int, repeats: int) -> tuple[float, float]:
-    """Median microseconds per op of (first gradient with create_graph, its gradient)."""
-    first, second = [], []
-    for i in range(repeats + 3):
-        x, other = make_input()
-        loss = chain(x, other, n_ops).sum()
-        t0 = time.perf_counter()
-        (g,) = grad(loss, x, create_graph=True)
-        t1 = time.perf_counter()
-        grad(g.sum(), x)
-        t2 = time.perf_counter()
-        if i >= 3:
-            first.append((t1 - t0) / n_ops * 1e6)
-            second.append((t2 - t1) / n_ops * 1e6)
-    return statistics.median(first), statistics.median(second)
+def double_backward_round(make_input, grad, n_ops: int) -> tuple[float, float]:
+    """Microseconds per op of one (first gradient with create_graph, its gradient)."""
+    x, other = make_input()
+    loss = chain(x, other, n_ops).sum()
+    t0 = time.perf_counter()
+    (g,) = grad(loss, x, create_graph=True)
+    t1 = time.perf_counter()
+    grad(g.sum(), x)
+    t2 = time.perf_counter()
+    return (t1 - t0) / n_ops * 1e6, (t2 - t1) / n_ops * 1e6
+
+
+def medians_taking_turns(rounds: dict, repeats: int, warmup: int = 3) -> dict:
+    """{name: (median of part 1, median of part 2)} of ``rounds`` (name -> function returning
+    one round's two times), the libraries taking turns round by round, so that a change in
+    the machine's speed during the run (it is a shared VM) slows all of them alike."""
+    times = {name: ([], []) for name in rounds}
+    for i in range(warmup + repeats):
+        for name, one_round in rounds.items():
+            first, second = one_round()
+            if i >= warmup:
+                times[name][0].append(first)
+                times[name][1].append(second)
+    return {name: (statistics.median(a), statistics.median(b)) for name, (a, b) in times.items()}
 
 
 def main() -> None:
@@ -80,31 +85,34 @@ def main() -> None:
         return (mg.randn(*shape, device=args.device, requires_grad=True),
                 mg.rand(*shape, device=args.device))
 
-    if args.double:
-        columns = ("backward with create_graph", "second backward")
-        ours = time_double_backward(minigrad_input, mg.autograd.grad, args.ops, args.repeats)
-    else:
-        columns = ("forward", "backward")
-        ours = time_chain(minigrad_input, args.ops, args.repeats)
-    print(f"chain of {args.ops} elementwise ops on {shape} float32, {args.device}")
-    print(f"minigrad: {columns[0]} {ours[0]:.2f} us/op, {columns[1]} {ours[1]:.2f} us/op, "
-          f"total {sum(ours):.2f} us/op")
+    def round_of(make_input, grad):
+        if args.double:
+            return lambda: double_backward_round(make_input, grad, args.ops)
+        return lambda: chain_round(make_input, args.ops)
+
+    rounds = {"minigrad": round_of(minigrad_input, mg.autograd.grad)}
     try:
         import torch
     except ImportError:
+        torch = None
+    if torch is not None:
+        torch.set_num_threads(1)
+
+        def torch_input():
+            return torch.randn(*shape, requires_grad=True), torch.rand(*shape)
+
+        rounds[f"PyTorch {torch.__version__}"] = round_of(torch_input, torch.autograd.grad)
+    columns = (("backward with create_graph", "second backward") if args.double
+               else ("forward", "backward"))
+    results = medians_taking_turns(rounds, args.repeats)
+    print(f"chain of {args.ops} elementwise ops on {shape} float32, {args.device}")
+    for name, (a, b) in results.items():
+        print(f"{name}: {columns[0]} {a:.2f} us/op, {columns[1]} {b:.2f} us/op, "
+              f"total {a + b:.2f} us/op")
+    if torch is None:
         print("PyTorch not installed: no comparison")
         return
-    torch.set_num_threads(1)
-
-    def torch_input():
-        return torch.randn(*shape, requires_grad=True), torch.rand(*shape)
-
-    if args.double:
-        theirs = time_double_backward(torch_input, torch.autograd.grad, args.ops, args.repeats)
-    else:
-        theirs = time_chain(torch_input, args.ops, args.repeats)
-    print(f"PyTorch {torch.__version__}: {columns[0]} {theirs[0]:.2f} us/op, {columns[1]} "
-          f"{theirs[1]:.2f} us/op, total {sum(theirs):.2f} us/op")
+    ours, theirs = results.values()
     print(f"ratio minigrad/PyTorch: {columns[0]} {ours[0] / theirs[0]:.2f}, {columns[1]} "
           f"{ours[1] / theirs[1]:.2f}, total {sum(ours) / sum(theirs):.2f}")
 

@@ -147,18 +147,19 @@ class Node:
     xp:       while backward runs, the namespace to compute with (arrays or tensors).
     """
 
-    __slots__ = ("backward", "inputs", "next", "device", "_saved", "_versions", "_output",
-                 "_retained", "saved", "xp", "_freed_qualname")
+    __slots__ = ("backward", "inputs", "next", "device", "_saved", "_versions", "saved", "xp",
+                 "__dict__")
+    # Rarely set (a saved output, retain_grad(), a freed graph): class defaults, so that
+    # creating a node, once per op, does not pay for them (the __dict__ slot holds them).
+    _output = _retained = _freed_qualname = None
 
     def __init__(self, backward, inputs: tuple, saved: tuple, output):
         self.backward = backward
         self.inputs = inputs
-        self.next = tuple([(t.grad_fn or t) if t.requires_grad else None for t in inputs])
+        self.next = _edges(inputs)
         self.device = output.device
         self._saved = saved
-        self._output = None
         if saved:
-            # (A list comprehension and _version_counter[0]: this runs once per recorded op.)
             versions = []
             for t in saved:
                 if t is OUTPUT:
@@ -169,10 +170,6 @@ class Node:
             self._versions = tuple(versions)
         else:
             self._versions = ()
-        self._retained = None
-        self.saved = None
-        self.xp = None
-        self._freed_qualname = None
 
     @property
     def name(self) -> str:
@@ -195,7 +192,8 @@ class Node:
         if not self._saved:
             return ()
         values = []
-        for t, version in zip(self._saved, self._versions, strict=True):
+        # strict=False: one version per saved value by construction (strict costs per node)
+        for t, version in zip(self._saved, self._versions, strict=False):
             if t is None:
                 values.append(None)
                 continue
@@ -243,6 +241,19 @@ class Node:
         self.backward = _graph_freed
         self.inputs = self.next = self._saved = self._versions = ()
         self._output = None
+
+
+def _edges(inputs: tuple) -> tuple:
+    """Node.next for these inputs: (t.grad_fn or t) for each t that requires grad, else None.
+    (Spelled out for one and two inputs, nearly every op: this runs once per recorded op.)"""
+    if len(inputs) == 1:
+        t = inputs[0]
+        return ((t.grad_fn or t) if t.requires_grad else None,)
+    if len(inputs) == 2:
+        a, b = inputs
+        return ((a.grad_fn or a) if a.requires_grad else None,
+                (b.grad_fn or b) if b.requires_grad else None)
+    return tuple([(t.grad_fn or t) if t.requires_grad else None for t in inputs])
 
 
 def _vertex(t):
@@ -356,14 +367,15 @@ def _run(roots, seeds, retain_graph: bool, create_graph: bool, inputs=None,
                 _accumulate(retained, g, create_graph)
         if needed is not None and key not in needed:
             continue
-        node.saved = node._unpack(create_graph)
+        node.saved = node._unpack(create_graph) if node._saved else ()
         node.xp = tensor_namespace if create_graph else node.device.xp
         input_grads = node.backward(node, g)
         node.saved = node.xp = None
         if len(input_grads) != len(node.inputs):
             raise RuntimeError(f"the backward of '{node.name}' returned {len(input_grads)} "
                                f"gradients for {len(node.inputs)} inputs")
-        for parent, target, pg in zip(node.inputs, node.next, input_grads, strict=True):
+        for parent, target, pg in zip(node.inputs, node.next, input_grads,
+                                      strict=False):  # lengths checked just above
             if pg is None or target is None:
                 continue
             array = pg.data if create_graph else pg
@@ -372,8 +384,11 @@ def _run(roots, seeds, retain_graph: bool, create_graph: bool, inputs=None,
             previous = grads.get(id(target))
             # Out of place: a backward may hand the same array to several inputs.
             grads[id(target)] = pg if previous is None else previous + pg
-        if not retain_graph:
-            node._release()
+        if not retain_graph:  # node._release(), spelled out: it runs once per node
+            node._freed_qualname = node.backward.__qualname__
+            node.backward = _graph_freed
+            node.inputs = node.next = node._saved = node._versions = ()
+            node._output = None
     return captured
 
 

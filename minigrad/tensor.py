@@ -257,9 +257,12 @@ def _from_op(data, parents: tuple, backward, saved: tuple = (), device: Device |
     view_of: the input whose memory ``data`` shares (reshape, slicing ...): the two then count
     in-place changes together.
     """
-    t = _leaf(data, parents[0].device if device is None else device)
-    if view_of is not None:
-        t._version_counter = view_of._version_counter
+    t = Tensor.__new__(Tensor)  # _leaf(), spelled out: this runs once per op
+    t.data = data
+    t.device = parents[0].device if device is None else device
+    t._grad = t.grad_fn = None
+    t.requires_grad = False
+    t._version_counter = [0] if view_of is None else view_of._version_counter
     if autograd._grad_enabled:
         for parent in parents:
             if parent.requires_grad:
@@ -289,6 +292,25 @@ def _linear(x: Tensor, f, f_adjoint, name: str, view: bool = False, data=None) -
                     view_of=x if view else None)
 
 
+_scalar_leaves: dict = {}
+
+
+def _scalar_leaf(value, device: Device) -> Tensor:
+    """A Python number as a constant leaf (its data the number itself), made once per
+    (type, value, device) and reused: ``x * 0.9`` in a loop then makes no new object. Safe to
+    share: nothing can change it (it requires no grad, and no in-place op reaches it).
+    The cache stops growing at 4096 entries (say a varying learning rate as the number)."""
+    if type(value) is float and (value == 0 or value != value):
+        return _leaf(value, device)  # -0.0 == 0.0 as a key, and nan != nan: not cached
+    key = (type(value), value, id(device))  # devices are interned: id is their identity
+    leaf = _scalar_leaves.get(key)
+    if leaf is None:
+        leaf = _leaf(value, device)
+        if len(_scalar_leaves) < 4096:
+            _scalar_leaves[key] = leaf
+    return leaf
+
+
 def _lift(value, like: Tensor, op: str) -> Tensor:
     """The other operand of a binary op as a Tensor on ``like``'s device.
 
@@ -306,7 +328,7 @@ def _lift(value, like: Tensor, op: str) -> Tensor:
     if isinstance(value, np.generic):  # NumPy scalars (np.sqrt(2)) act as Python numbers
         value = value.item()
     if isinstance(value, _SCALARS):
-        return _leaf(value, like.device)
+        return _scalar_leaf(value, like.device)
     # Only what is left, the rare case, pays for the checks below.
     cls = type(value)
     name = (cls.__qualname__ if cls.__module__ == "builtins"

@@ -87,10 +87,11 @@ def to_dot(tensor, params: dict | None = None) -> str:
     ids: dict[int, str] = {}  # id(Node) for an op, id(Tensor) for a leaf -> DOT node name
     keep_alive = []  # the objects behind ids, so no id is reused while we walk
 
-    def node_of(vertex) -> tuple[str, bool]:
+    def node_of(vertex, key=None) -> tuple[str, bool]:
         """The DOT name of the node drawing ``vertex`` (an op's Node, or a tensor: a leaf or a
-        constant), and whether it is new. Adds the node's line the first time."""
-        key = id(vertex)
+        constant), and whether it is new. Adds the node's line the first time. key: what
+        identifies the node (default: the vertex itself)."""
+        key = id(vertex) if key is None else key
         if key in ids:
             return ids[key], False
         ids[key] = dot_name = f"n{len(ids)}"
@@ -123,8 +124,12 @@ def to_dot(tensor, params: dict | None = None) -> str:
         node = stack.pop()
         op = ids[id(node)]
         new_ops = []
-        for x, target in zip(node.inputs, node.next, strict=True):
-            src, is_new = node_of(x if target is None else target)
+        for k, (x, target) in enumerate(zip(node.inputs, node.next, strict=True)):
+            # A Python number (the 2 in x * 2) is drawn at each op that uses it: ops share one
+            # object for equal numbers, which would otherwise tie unrelated ops together.
+            number = target is None and not hasattr(x.data, "shape")
+            src, is_new = node_of(x if target is None else target,
+                                  key=(id(node), k) if number else None)
             edge_style = "" if target is not None else f" [{_CONST_EDGE_STYLE}]"
             edge_lines.append(f"    {src} -> {op}{edge_style};")
             if is_new and isinstance(target, Node):
