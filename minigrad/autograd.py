@@ -207,7 +207,7 @@ class Node:
                 self._raise_modified(t.shape, t._version_counter[0], version)
             # A lifted Python number (2 in x * 2) stays a number: a constant either way.
             values.append(t if create_graph and type(t.data) not in (int, float) else t.data)
-        return tuple(values)
+        return values  # (a list: formulas only unpack it, and tuple() costs per node)
 
     def _output_tensor(self):
         """The output as a tensor whose grad_fn is this node (for formulas under create_graph
@@ -862,7 +862,7 @@ class _CustomCall:
         from minigrad.tensor import Tensor
 
         name, ctx = self.name, self.ctx
-        ctx._saved_tensors = saved
+        ctx._saved_tensors = tuple(saved)
         try:
             with set_grad_enabled(recording):
                 grads = self.cls.backward(ctx, *grad_outputs)

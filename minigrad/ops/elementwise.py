@@ -14,7 +14,7 @@ import numpy as np
 
 from minigrad.autograd import OUTPUT
 from minigrad.backend import float32, int64
-from minigrad.tensor import _SCALARS, Tensor, _from_op, _leaf, _lift
+from minigrad.tensor import _SCALARS, Tensor, _from_op, _leaf, _lift, _scalar_leaf
 
 __all__ = ["add", "sub", "mul", "div", "neg", "pow", "exp", "log", "sqrt", "abs", "clamp",
            "maximum", "minimum", "where", "equal", "not_equal", "less", "less_equal",
@@ -49,8 +49,12 @@ def _operands(a, b, op: str) -> tuple[Tensor, Tensor]:
     """(a, b) as tensors on one device: a Python number beside a tensor stays a weak scalar
     (``_lift``); two numbers make a 0-d tensor where PyTorch's function allows it."""
     if isinstance(a, Tensor):
+        if type(b) is float and _is_float(a):  # x * 0.9: the most common case, at once
+            return a, _scalar_leaf(b, a.device)
         return _promoted(a, _lift(b, a, op), op)
     if isinstance(b, Tensor):
+        if type(a) is float and _is_float(b):  # 1.0 - x
+            return _scalar_leaf(a, b.device), b
         return _promoted(_lift(a, b, op), b, op)
     if op in _NUMBER_OPS and isinstance(a, numbers.Real) and isinstance(b, numbers.Real):
         # PyTorch's dtype for two numbers: the default float32 when either is a float or for
