@@ -14,7 +14,6 @@ import math
 
 import numpy as np
 
-from minigrad.backend import Device
 from minigrad.ops.im2col import _chwn, _nchw
 from minigrad.ops.linalg import matmul
 from minigrad.ops.shape import permute, reshape
@@ -32,23 +31,22 @@ def upsample(x: Tensor, scale_factor=None, mode: str = "nearest",
     mode="nearest": output row r reads input row floor(r H / Ho) (computed exactly in
         integers). With an integer scale each pixel becomes an sh x sw block (a broadcast),
         and the backward sums the gradient over each block.
-    mode="bilinear": y = A_h x A_w^T per image, where A (size_out, size_in) holds the linear
-        interpolation weights along one axis, sampled as PyTorch does (align_corners=False:
-        source coordinate (r + 0.5) H/Ho - 0.5, clamped at 0); differentiated by matmul.
-        A nearest resize to a size that is no multiple of the input uses the same products,
-        with one weight of 1 per row.
+    mode="bilinear", or a nearest resize to a size that is no multiple of the input: the
+        products with one interpolation matrix per axis of ``interpolate`` (below), which
+        this is then.
     """
     scale_factor, size = _resize_arguments("upsample", scale_factor, size, mode)
     _check_input("upsample", x)
     h, w = x.shape[2:]
     if size is not None:
         if size[0] % h or size[1] % w:
-            return _resize(x, size, mode, align_corners)
+            return interpolate(x, size=size, mode=mode,
+                               align_corners=align_corners if mode == "bilinear" else None)
         scale_factor = (size[0] // h, size[1] // w)
     sh, sw = scale_factor
     if mode == "nearest":
         return _upsample_nearest(x, sh, sw)
-    return _resize(x, (h * sh, w * sw), mode, align_corners)
+    return interpolate(x, size=(h * sh, w * sw), mode=mode, align_corners=align_corners)
 
 
 def _upsample_nearest(x: Tensor, sh: int, sw: int) -> Tensor:
@@ -65,43 +63,6 @@ def _upsample_nearest(x: Tensor, sh: int, sw: int) -> Tensor:
         return _nchw(xp, xp.sum(xp.reshape(_chwn(xp, g), (c, h, sh, w, sw, n)), axis=(2, 4)))
 
     return _linear(x, blocks, block_sums, "upsample")
-
-
-def _resize(x: Tensor, out_hw: tuple[int, int], mode: str, align_corners: bool) -> Tensor:
-    """(N, C, H, W) -> (N, C, Ho, Wo) as two products with (Ho, H) and (Wo, W) matrices."""
-    n, c, h, w = x.shape
-    ho, wo = out_hw
-    a_h, a_w = (_leaf(_interpolation_matrix(n_in, n_out, mode, align_corners, x.device,
-                                            x.dtype), x.device)
-                for n_in, n_out in ((h, ho), (w, wo)))
-    a = reshape(permute(x, (1, 2, 3, 0)), (c, h, w * n))                   # (C, H, W*N)
-    a = reshape(matmul(a_h, a), (c * ho, w, n))                            # rows resized
-    a = reshape(matmul(a_w, a), (c, ho, wo, n))                            # columns too
-    return permute(a, (3, 0, 1, 2))
-
-
-@functools.lru_cache(maxsize=64)
-def _interpolation_matrix(n_in: int, n_out: int, mode: str, align_corners: bool, dev: Device,
-                          dtype):
-    """(n_out, n_in) interpolation weights along one axis, built once per size, on the device.
-    "nearest": output r reads input floor(r n_in / n_out), weight 1. "bilinear": output r
-    reads the inputs lo and lo + 1 around its source coordinate, with weights 1 - frac and
-    frac (both at the last input past the end)."""
-    xp = dev.xp
-    inputs = xp.arange(n_in, dtype=dev.xp_dtype(dtype), device=dev.native)[None, :]
-    if mode == "nearest":  # in integers: r * (n_in / n_out) in floats can round down wrongly
-        source = xp.arange(n_out, dtype=xp.int64, device=dev.native) * n_in // n_out
-        return xp.astype(inputs == xp.astype(source, inputs.dtype)[:, None], inputs.dtype)
-    r = xp.arange(n_out, dtype=inputs.dtype, device=dev.native)
-    if align_corners:
-        source = r * ((n_in - 1) / (n_out - 1)) if n_out > 1 else r * 0
-    else:
-        source = xp.clip((r + 0.5) * (n_in / n_out) - 0.5, 0.0, None)
-    lo = xp.clip(xp.floor(source), None, n_in - 1)
-    hi = xp.clip(lo + 1, None, n_in - 1)
-    frac = source - lo
-    return (xp.astype(inputs == lo[:, None], r.dtype) * (1 - frac)[:, None]
-            + xp.astype(inputs == hi[:, None], r.dtype) * frac[:, None])
 
 
 # -- interpolate: one sampling matrix per spatial axis -------------------------------------------
@@ -194,6 +155,10 @@ def _resample(x: Tensor, matrices) -> Tensor:
     each axis in turn moved last and multiplied by A_i^T (a matmul op, so the backward is the
     product with A_i, and so on to any order)."""
     dev = x.device
+    integer = x.dtype.kind in "iub"
+    if integer:  # weights like 0.25 in an integer dtype would be 0: compute in float32
+        dtype = x.dtype
+        x = _leaf(dev.xp.astype(x.data, dev.xp_dtype("float32")), dev)
     for i, a in enumerate(matrices):
         if a.shape[0] == a.shape[1] and np.array_equal(a, np.eye(a.shape[0])):
             continue  # this axis keeps its size and samples
@@ -202,6 +167,8 @@ def _resample(x: Tensor, matrices) -> Tensor:
         a_t = _leaf(dev.from_numpy(np.ascontiguousarray(a.T).astype(x.dtype)), dev)
         y = matmul(permute(x, order), a_t)                       # the axis resampled, last
         x = permute(y, tuple(int(k) for k in np.argsort(order)))  # and back in its place
+    if integer:  # back to the integers, rounded to the nearest, as PyTorch
+        x = _leaf(dev.xp.astype(dev.xp.round(x.data), dev.xp_dtype(dtype)), dev)
     return x
 
 

@@ -572,3 +572,19 @@ def test_pixel_shuffle_rejects_indivisible_shapes():
         F.pixel_shuffle(mg.zeros(1, 6, 2, 2), 2)
     with pytest.raises(ValueError, match="divisible"):
         F.pixel_unshuffle(mg.zeros(1, 1, 3, 4), 2)
+
+
+@pytest.mark.parametrize("kwargs", [dict(scale_factor=2, mode="bilinear"),
+                                    dict(size=(7, 3), mode="bilinear"),
+                                    dict(size=(9, 11), mode="bilinear", align_corners=True),
+                                    dict(size=(7, 3), mode="nearest")], ids=str)
+def test_resizing_uint8_images_stays_uint8_as_pytorch(kwargs):
+    # Computed in float32 and rounded back (integer weights would be 0): PyTorch keeps uint8
+    # too; its bilinear uint8 kernel works in fixed point, so values may differ by one level.
+    torch = pytest.importorskip("torch")
+    x = (np.arange(20) * 13 % 256).astype(np.uint8).reshape(1, 1, 4, 5)
+    theirs = torch.nn.functional.interpolate(torch.tensor(x), **kwargs).numpy()
+    for ours in (F.interpolate(mg.tensor(x), **kwargs), F.upsample(mg.tensor(x), **kwargs)):
+        assert ours.dtype == mg.uint8
+        tolerance = 0 if kwargs["mode"] == "nearest" else 1
+        assert np.abs(ours.numpy().astype(int) - theirs.astype(int)).max() <= tolerance
