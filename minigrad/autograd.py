@@ -384,11 +384,8 @@ def _run(roots, seeds, retain_graph: bool, create_graph: bool, inputs=None,
             previous = grads.get(id(target))
             # Out of place: a backward may hand the same array to several inputs.
             grads[id(target)] = pg if previous is None else previous + pg
-        if not retain_graph:  # node._release(), spelled out: it runs once per node
-            node._freed_qualname = node.backward.__qualname__
-            node.backward = _graph_freed
-            node.inputs = node.next = node._saved = node._versions = ()
-            node._output = None
+        if not retain_graph:
+            node._release()
     return captured
 
 

@@ -257,12 +257,9 @@ def _from_op(data, parents: tuple, backward, saved: tuple = (), device: Device |
     view_of: the input whose memory ``data`` shares (reshape, slicing ...): the two then count
     in-place changes together.
     """
-    t = Tensor.__new__(Tensor)  # _leaf(), spelled out: this runs once per op
-    t.data = data
-    t.device = parents[0].device if device is None else device
-    t._grad = t.grad_fn = None
-    t.requires_grad = False
-    t._version_counter = [0] if view_of is None else view_of._version_counter
+    t = _leaf(data, parents[0].device if device is None else device)
+    if view_of is not None:
+        t._version_counter = view_of._version_counter
     if autograd._grad_enabled:
         for parent in parents:
             if parent.requires_grad:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 
 from minigrad.autograd import OUTPUT
-from minigrad.ops.elementwise import _not_a_tensor
+from minigrad.ops.elementwise import _namespace
 from minigrad.tensor import Tensor, _from_op
 
 __all__ = ["relu", "leaky_relu", "elu", "sigmoid", "tanh", "softplus", "gelu", "silu"]
@@ -14,10 +14,7 @@ __all__ = ["relu", "leaky_relu", "elu", "sigmoid", "tanh", "softplus", "gelu", "
 
 def relu(x: Tensor) -> Tensor:
     """max(x, 0).   dx = g * [x > 0]"""
-    try:
-        xp = x.device.xp
-    except AttributeError:
-        raise _not_a_tensor("relu", "x", x) from None
+    xp = _namespace(x, "relu")
     # Against an array of zeros, not the scalar 0: NumPy's maximum has no vectorised loop for
     # a broadcast scalar and is slower that way, even counting the zero-fill.
     out = xp.maximum(x.data, xp.zeros_like(x.data))
@@ -34,10 +31,7 @@ def relu(x: Tensor) -> Tensor:
 
 def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
     """x for x > 0, else slope * x.   dx = g * (1 if x > 0 else slope)"""
-    try:
-        xp = x.device.xp
-    except AttributeError:
-        raise _not_a_tensor("leaky_relu", "x", x) from None
+    xp = _namespace(x, "leaky_relu")
     positive = x.data > 0
     out = xp.where(positive, x.data, negative_slope * x.data)
 
@@ -49,10 +43,7 @@ def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
 
 def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
     """x for x > 0, else alpha (e^x - 1).   dx = g * (1 if x > 0 else out + alpha)"""
-    try:
-        xp = x.device.xp
-    except AttributeError:
-        raise _not_a_tensor("elu", "x", x) from None
+    xp = _namespace(x, "elu")
     positive = x.data > 0
     out = xp.where(positive, x.data, alpha * (xp.exp(xp.minimum(x.data, 0)) - 1))  # no overflow
 
@@ -68,10 +59,7 @@ def sigmoid(x: Tensor) -> Tensor:
 
     dx = g * s (1 - s)
     """
-    try:
-        xp = x.device.xp
-    except AttributeError:
-        raise _not_a_tensor("sigmoid", "x", x) from None
+    xp = _namespace(x, "sigmoid")
 
     def backward(ctx, g):
         (s,) = ctx.saved
@@ -82,10 +70,7 @@ def sigmoid(x: Tensor) -> Tensor:
 
 def tanh(x: Tensor) -> Tensor:
     """tanh x.   dx = g * (1 - tanh^2 x)"""
-    try:
-        xp = x.device.xp
-    except AttributeError:
-        raise _not_a_tensor("tanh", "x", x) from None
+    xp = _namespace(x, "tanh")
 
     def backward(ctx, g):
         (out,) = ctx.saved
@@ -96,10 +81,7 @@ def tanh(x: Tensor) -> Tensor:
 
 def softplus(x: Tensor) -> Tensor:
     """ln(1 + e^x) = max(x, 0) + ln(1 + e^-|x|), stable for large |x|.   dx = g * sigmoid(x)"""
-    try:
-        xp = x.device.xp
-    except AttributeError:
-        raise _not_a_tensor("softplus", "x", x) from None
+    xp = _namespace(x, "softplus")
     out = xp.maximum(x.data, 0) + xp.log1p(xp.exp(-xp.abs(x.data)))
 
     def backward(ctx, g):
@@ -210,10 +192,7 @@ def gelu(x: Tensor, approximate: str = "none") -> Tensor:
     """
     if approximate not in ("none", "tanh"):
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
-    try:
-        xp = x.device.xp
-    except AttributeError:
-        raise _not_a_tensor("gelu", "x", x) from None
+    xp = _namespace(x, "gelu")
     a = x.data
     if approximate == "none":
         def backward(ctx, g):
@@ -235,10 +214,7 @@ def gelu(x: Tensor, approximate: str = "none") -> Tensor:
 
 def silu(x: Tensor) -> Tensor:
     """x * sigmoid(x).   dx = g * s (1 + x (1 - s))"""
-    try:
-        xp = x.device.xp
-    except AttributeError:
-        raise _not_a_tensor("silu", "x", x) from None
+    xp = _namespace(x, "silu")
 
     def backward(ctx, g):
         (x_,) = ctx.saved

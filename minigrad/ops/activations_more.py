@@ -11,7 +11,7 @@ derivative is still written in each docstring.
 from __future__ import annotations
 
 from minigrad.ops.activations import elu, softplus, tanh
-from minigrad.ops.elementwise import _not_a_tensor, abs, neg
+from minigrad.ops.elementwise import _namespace, abs, neg
 from minigrad.ops.reduce import softmax
 from minigrad.tensor import Tensor, _from_op
 
@@ -23,17 +23,10 @@ _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
 
 
-def _xp(x: Tensor, op: str):
-    try:
-        return x.device.xp
-    except AttributeError:
-        raise _not_a_tensor(op, "x", x) from None
-
-
 def hardtanh(x: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
     """x clipped to [min_val, max_val].   dx = g where min_val < x < max_val, else 0
     (0 on the boundaries too, as PyTorch)."""
-    xp = _xp(x, "hardtanh")
+    xp = _namespace(x, "hardtanh")
     if min_val > max_val:
         raise ValueError(f"hardtanh: min_val ({min_val}) cannot be greater than max_val "
                          f"({max_val})")
@@ -55,7 +48,7 @@ def hardsigmoid(x: Tensor) -> Tensor:
 
     dx = g / 6 where -3 < x < 3, else 0
     """
-    xp = _xp(x, "hardsigmoid")
+    xp = _namespace(x, "hardsigmoid")
     inside = (x.data > -3) & (x.data < 3) if x.requires_grad else None
 
     def backward(ctx, g):
@@ -69,7 +62,7 @@ def hardswish(x: Tensor) -> Tensor:
 
     dx = g * (0 for x <= -3;  x / 3 + 1/2 for -3 < x < 3;  1 for x >= 3), PyTorch's pieces
     """
-    xp = _xp(x, "hardswish")
+    xp = _namespace(x, "hardswish")
     a = x.data
     low, high = a <= -3, a >= 3  # constants of the backward (a kink is not differentiated)
 
@@ -92,7 +85,7 @@ def celu(x: Tensor, alpha: float = 1.0) -> Tensor:
 
     dx = g for x > 0, else g e^(x / alpha)
     """
-    _xp(x, "celu")
+    _namespace(x, "celu")
     if alpha == 0:
         raise ValueError("celu: alpha cannot be 0 (it divides x)")
     return alpha * elu(x / alpha, 1.0)
@@ -103,19 +96,19 @@ def mish(x: Tensor) -> Tensor:
 
     dx = g (tanh(sp) + x sigmoid(x) (1 - tanh^2(sp))),  sp = softplus(x)
     """
-    _xp(x, "mish")
+    _namespace(x, "mish")
     return x * tanh(softplus(x))
 
 
 def logsigmoid(x: Tensor) -> Tensor:
     """ln sigmoid(x) = -softplus(-x), stable for large |x|.   dx = g sigmoid(-x)"""
-    _xp(x, "logsigmoid")
+    _namespace(x, "logsigmoid")
     return neg(softplus(neg(x)))
 
 
 def softsign(x: Tensor) -> Tensor:
     """x / (1 + |x|).   dx = g / (1 + |x|)^2"""
-    _xp(x, "softsign")
+    _namespace(x, "softsign")
     return x / (1 + abs(x))
 
 
@@ -124,5 +117,5 @@ def softmin(x: Tensor, dim: int = -1) -> Tensor:
 
     dx = -s (g - sum(g s)),  s = softmin(x)
     """
-    _xp(x, "softmin")
+    _namespace(x, "softmin")
     return softmax(neg(x), dim)

@@ -30,6 +30,15 @@ def _type_name(value) -> str:
     return cls.__qualname__ if module == "builtins" else f"{module}.{cls.__qualname__}"
 
 
+def _namespace(x, op: str):
+    """x's array namespace, or the one TypeError for a non-tensor x (every op with a tensor
+    argument x starts here)."""
+    try:
+        return x.device.xp
+    except AttributeError:
+        raise _not_a_tensor(op, "x", x) from None
+
+
 def _not_a_tensor(op: str, name: str, value) -> TypeError:
     """The one error for a non-tensor where an op needs a tensor, as PyTorch's TypeError.
 
@@ -242,10 +251,7 @@ def _times_log_base(xp, out, a, b):
 
 def exp(x: Tensor) -> Tensor:
     """e^x.   dx = g * e^x"""
-    try:
-        xp = x.device.xp
-    except AttributeError:
-        raise _not_a_tensor("exp", "x", x) from None
+    xp = _namespace(x, "exp")
 
     def backward(ctx, g):
         (out,) = ctx.saved
@@ -256,10 +262,7 @@ def exp(x: Tensor) -> Tensor:
 
 def log(x: Tensor) -> Tensor:
     """ln x.   dx = g / x"""
-    try:
-        xp = x.device.xp
-    except AttributeError:
-        raise _not_a_tensor("log", "x", x) from None
+    xp = _namespace(x, "log")
 
     def backward(ctx, g):
         (x_,) = ctx.saved
@@ -270,10 +273,7 @@ def log(x: Tensor) -> Tensor:
 
 def sqrt(x: Tensor) -> Tensor:
     """sqrt(x).   dx = g / (2 sqrt(x))"""
-    try:
-        xp = x.device.xp
-    except AttributeError:
-        raise _not_a_tensor("sqrt", "x", x) from None
+    xp = _namespace(x, "sqrt")
 
     def backward(ctx, g):
         (out,) = ctx.saved
@@ -284,10 +284,7 @@ def sqrt(x: Tensor) -> Tensor:
 
 def abs(x: Tensor) -> Tensor:
     """|x|.   dx = g * sign(x)   (0 at x = 0)"""
-    try:
-        xp = x.device.xp
-    except AttributeError:
-        raise _not_a_tensor("abs", "x", x) from None
+    xp = _namespace(x, "abs")
     sign = xp.sign(x.data)  # a constant of the backward: its own derivative is 0
 
     def backward(ctx, g):
@@ -308,10 +305,7 @@ def clamp(x: Tensor, min=None, max=None) -> Tensor:
             if bound is not None and not isinstance(bound, numbers.Real):
                 raise TypeError(f"clamp: expected a number (or None) for '{name}', got "
                                 f"{_type_name(bound)}; for tensor bounds use maximum/minimum")
-    try:
-        xp = x.device.xp
-    except AttributeError:
-        raise _not_a_tensor("clamp", "x", x) from None
+    xp = _namespace(x, "clamp")
     inside = None
     if x.requires_grad:
         if min is not None:

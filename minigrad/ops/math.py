@@ -16,7 +16,7 @@ import math
 from minigrad.autograd import OUTPUT
 from minigrad.backend import float32
 from minigrad.ops.activations import _erf, _erfc
-from minigrad.ops.elementwise import _not_a_tensor, _operands, sub
+from minigrad.ops.elementwise import _namespace, _not_a_tensor, _operands, sub
 from minigrad.tensor import Tensor, _from_op, _leaf, _lift
 
 __all__ = ["sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh",
@@ -35,10 +35,7 @@ _TWO_OVER_SQRT_PI = 2 / math.sqrt(math.pi)
 def _float_input(x: Tensor, op: str):
     """(xp, x's array in a floating dtype): integers and bools become float32, as PyTorch's
     floating-point functions promote them."""
-    try:
-        xp = x.device.xp
-    except AttributeError:
-        raise _not_a_tensor(op, "x", x) from None
+    xp = _namespace(x, op)
     data = x.data
     if x.dtype.kind != "f":
         data = xp.astype(data, x.device.xp_dtype(float32))
@@ -239,10 +236,7 @@ def square(x: Tensor) -> Tensor:
 def _piecewise_constant(x: Tensor, op: str, forward) -> Tensor:
     """A piecewise-constant op in x's dtype: its gradient is 0 (PyTorch's convention; the
     output still requires a gradient when x does, so code that calls backward runs)."""
-    try:
-        xp = x.device.xp
-    except AttributeError:
-        raise _not_a_tensor(op, "x", x) from None
+    xp = _namespace(x, op)
 
     def backward(ctx, g):
         return (ctx.xp.zeros_like(g),)
@@ -442,10 +436,7 @@ def copysign(a, b) -> Tensor:
 # -- predicates and logical ops: results outside the graph ---------------------------------
 
 def _predicate(x: Tensor, op: str, fn) -> Tensor:
-    try:
-        xp = x.device.xp
-    except AttributeError:
-        raise _not_a_tensor(op, "x", x) from None
+    xp = _namespace(x, op)
     return _leaf(fn(xp, x.data), x.device)
 
 
@@ -553,10 +544,7 @@ def bitwise_xor(a, b) -> Tensor:
 
 def bitwise_not(x: Tensor) -> Tensor:
     """~x: every bit flipped (logical not for bools)."""
-    try:
-        xp = x.device.xp
-    except AttributeError:
-        raise _not_a_tensor("bitwise_not", "x", x) from None
+    xp = _namespace(x, "bitwise_not")
     if x.dtype.kind not in "biu":
         raise TypeError(f"bitwise_not: expected an integer or bool tensor, got {x.dtype}")
     return _leaf(xp.bitwise_invert(x.data), x.device)

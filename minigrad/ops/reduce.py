@@ -15,7 +15,7 @@ import numpy as np
 
 from minigrad.autograd import OUTPUT, is_grad_enabled
 from minigrad.backend import int64
-from minigrad.ops.elementwise import _not_a_tensor, _type_name
+from minigrad.ops.elementwise import _namespace, _type_name
 from minigrad.tensor import Tensor, _from_op, _leaf
 
 __all__ = ["sum", "mean", "var", "std", "max", "min", "logsumexp", "softmax", "log_softmax"]
@@ -71,10 +71,7 @@ def sum(x: Tensor, axis=None, keepdims: bool = False, *, dtype=None) -> Tensor:
 
     dx = g broadcast back over the summed axes (and cast back to x's dtype)
     """
-    try:
-        xp = x.device.xp
-    except AttributeError:
-        raise _not_a_tensor("sum", "x", x) from None
+    xp = _namespace(x, "sum")
     axes = _axes(axis, x.ndim, "sum")
     if dtype is None:
         target = int64 if x.dtype.kind in "biu" else x.dtype
@@ -112,10 +109,7 @@ def mean(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
 
     dx = g / n broadcast back, n = number of averaged elements
     """
-    try:
-        xp = x.device.xp
-    except AttributeError:
-        raise _not_a_tensor("mean", "x", x) from None
+    xp = _namespace(x, "mean")
     axes = _axes(axis, x.ndim, "mean")
     shape = tuple(x.data.shape)
     kept = _kept_shape(shape, axes)
@@ -144,10 +138,7 @@ def _over_zero(xp, t):
 
 def _variance(x: Tensor, axis, correction, keepdims: bool, op: str) -> Tensor:
     """var (see there); ``op`` names the function the user called, in errors and warnings."""
-    try:
-        xp = x.device.xp
-    except AttributeError:
-        raise _not_a_tensor(op, "x", x) from None
+    xp = _namespace(x, op)
     axes = _axes(axis, x.ndim, op)
     kept = _kept_shape(x.data.shape, axes)
     n = _count(x.data.shape, axes)
@@ -215,10 +206,7 @@ def std(x: Tensor, axis=None, correction: float = 1, keepdims: bool = False) -> 
 
 def _extremum(x: Tensor, axis, keepdims: bool, op: str) -> Tensor:
     """max or min; the gradient goes to the extreme elements, split evenly among ties."""
-    try:
-        xp = x.device.xp
-    except AttributeError:
-        raise _not_a_tensor(op, "x", x) from None
+    xp = _namespace(x, op)
     axes = _axes(axis, x.ndim, op)
     shape = tuple(x.data.shape)
     empty = [a for a in axes if shape[a] == 0]
@@ -259,10 +247,7 @@ def logsumexp(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
 
     Over no elements: ln 0 = -inf, as in PyTorch.
     """
-    try:
-        xp = x.device.xp
-    except AttributeError:
-        raise _not_a_tensor("logsumexp", "x", x) from None
+    xp = _namespace(x, "logsumexp")
     axes = _axes(axis, x.ndim, "logsumexp")
     kept = _kept_shape(x.data.shape, axes)
     if _count(x.data.shape, axes):
@@ -292,10 +277,7 @@ def _softmax_axis(x: Tensor, axis, op: str):
     PyTorch takes (a 0-d tensor has "axis 0", which reduces over nothing: axis () then), n the
     length along it, and the max along it that keeps e^x from overflowing (0 for n = 0, where
     the max does not exist)."""
-    try:
-        xp = x.device.xp
-    except AttributeError:
-        raise _not_a_tensor(op, "x", x) from None
+    xp = _namespace(x, op)
     shape = x.data.shape
     if isinstance(axis, int) and -len(shape) <= axis < len(shape):  # the common case, at once
         n = shape[axis]

@@ -180,15 +180,16 @@ def _scatter_combine(x: Tensor, size: int, positions, values, op: str, initial):
 def scatter(x: Tensor, dim: int, index, src=None, value=None, reduce=None) -> Tensor:
     """x with src (or the number ``value``) written at [index[i][j][k]][j][k] (dim = 0).
     Where an index repeats, the last write wins (PyTorch leaves that order unspecified).
-    reduce="add" is scatter_add; reduce="multiply" is not supported.
+    reduce="add" is scatter_add, reduce="multiply" scatter_reduce's "prod" (as PyTorch's).
 
     dx = g where nothing was written, else 0;  dsrc = gather(g) for the writes that won
     """
     if reduce == "add":
         return scatter_add(x, dim, index, src if src is not None else value)
+    if reduce == "multiply":
+        return scatter_reduce(x, dim, index, src if src is not None else value, "prod")
     if reduce is not None:
-        raise NotImplementedError(f"scatter: reduce={reduce!r} is not supported; use "
-                                  "scatter_reduce")
+        raise ValueError(f"scatter: reduce must be 'add' or 'multiply', got {reduce!r}")
     if not isinstance(x, Tensor):
         raise _not_a_tensor("scatter", "x", x)
     if (src is None) == (value is None):

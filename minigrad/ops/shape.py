@@ -9,7 +9,7 @@ import numpy as np
 
 from minigrad.autograd import sum_to_shape
 from minigrad.backend import int64, is_host_array
-from minigrad.ops.elementwise import _not_a_tensor, _type_name
+from minigrad.ops.elementwise import _namespace, _not_a_tensor, _type_name
 from minigrad.tensor import Tensor, _from_op, _lift, _linear
 
 __all__ = ["reshape", "flatten", "permute", "transpose", "squeeze", "unsqueeze", "expand",
@@ -44,10 +44,7 @@ def _axis(axis: int, ndim: int, op: str = "", new: bool = False) -> int:
 
 def reshape(x: Tensor, *shape) -> Tensor:
     """The same values in a new shape (one entry may be -1).   dx = g reshaped back"""
-    try:
-        xp = x.device.xp
-    except AttributeError:
-        raise _not_a_tensor("reshape", "x", x) from None
+    xp = _namespace(x, "reshape")
     shape, old = _shape_arg(shape), tuple(x.data.shape)
     return _linear(x, lambda a: xp.reshape(a, shape), lambda g: xp.reshape(g, old), "reshape",
                    view=True)
@@ -71,10 +68,7 @@ def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
 
 def permute(x: Tensor, *dims) -> Tensor:
     """Reorder the axes: out.shape[i] = x.shape[dims[i]].   dx = g permuted by the inverse"""
-    try:
-        xp = x.device.xp
-    except AttributeError:
-        raise _not_a_tensor("permute", "x", x) from None
+    xp = _namespace(x, "permute")
     dims = tuple(_axis(d, x.ndim, "permute") for d in _shape_arg(dims))
     if sorted(dims) != list(range(x.ndim)):
         raise ValueError(f"permute needs each of the {x.ndim} axes once, got {dims}")
@@ -117,10 +111,7 @@ def unsqueeze(x: Tensor, axis: int) -> Tensor:
 
 def broadcast_to(x: Tensor, *shape) -> Tensor:
     """x stretched to ``shape`` by broadcasting.   dx = g summed back (done by the engine)"""
-    try:
-        xp = x.device.xp
-    except AttributeError:
-        raise _not_a_tensor("broadcast_to", "x", x) from None
+    xp = _namespace(x, "broadcast_to")
     shape, old = _shape_arg(shape), tuple(x.data.shape)
     return _linear(x, lambda a: xp.broadcast_to(a, shape), lambda g: sum_to_shape(g, old, xp),
                    "broadcast_to", view=True)
@@ -204,10 +195,7 @@ def getitem(x: Tensor, key) -> Tensor:
     dx = zeros with g written back at the selected positions; with integer arrays a position
     can be selected twice, so the gradient is scatter-added instead of written.
     """
-    try:
-        xp = x.device.xp
-    except AttributeError:
-        raise _not_a_tensor("getitem", "x", x) from None
+    xp = _namespace(x, "getitem")
     key, array_axis = _index_key(key, x)
     shape = x.data.shape
 
@@ -336,10 +324,7 @@ def split(x: Tensor, split_size_or_sections, axis: int = 0) -> list[Tensor]:
 def pad(x: Tensor, pad_width, value: float = 0.0) -> Tensor:
     """Constant padding. pad_width: an int for every side, or one (before, after) pair per axis
     (as numpy.pad).   dx = the centre of g"""
-    try:
-        xp = x.device.xp
-    except AttributeError:
-        raise _not_a_tensor("pad", "x", x) from None
+    xp = _namespace(x, "pad")
     if isinstance(pad_width, int):
         pad_width = [(pad_width, pad_width)] * x.ndim
     pad_width = [tuple(p) for p in pad_width]

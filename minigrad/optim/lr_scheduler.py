@@ -28,19 +28,11 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from minigrad.creation import check_size
 from minigrad.optim.optimizer import Optimizer
 
 __all__ = ["LRScheduler", "StepLR", "ExponentialLR", "CosineAnnealingLR", "LinearLR",
            "SequentialLR"]
-
-
-def _count(value, name: str, low: int = 1) -> int:
-    """A number of steps: a Python or NumPy int (not a bool) >= low."""
-    if isinstance(value, bool | np.bool_) or not isinstance(value, int | np.integer):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    if value < low:
-        raise ValueError(f"{name} must be >= {low}, got {value}")
-    return int(value)
 
 
 def _real(value, name: str, low: float = 0.0, high: float = math.inf) -> float:
@@ -88,7 +80,7 @@ class LRScheduler:
     def _check_state(self) -> None:
         """Check everything state_dict() holds (a loaded state, before it is used)."""
         n = len(self.optimizer.param_groups)
-        self.last_epoch = _count(self.last_epoch, "last_epoch", 0)
+        self.last_epoch = check_size(self.last_epoch, "last_epoch", 0)
         self.base_lrs = _rates(self.base_lrs, "base_lrs", n)
         self._last_lr = _rates(self._last_lr, "_last_lr", n)
         self._check()
@@ -159,7 +151,7 @@ class StepLR(LRScheduler):
         super().__init__(optimizer)
 
     def _check(self):
-        self.step_size = _count(self.step_size, "step_size")
+        self.step_size = check_size(self.step_size, "step_size", 1)
         self.gamma = _real(self.gamma, "gamma")
 
     def _lr(self, base, t):
@@ -193,7 +185,7 @@ class CosineAnnealingLR(LRScheduler):
         super().__init__(optimizer)
 
     def _check(self):
-        self.T_max = _count(self.T_max, "T_max")
+        self.T_max = check_size(self.T_max, "T_max", 1)
         self.eta_min = _real(self.eta_min, "eta_min")
 
     def _lr(self, base, t):
@@ -220,7 +212,7 @@ class LinearLR(LRScheduler):
                              "less or equal to 1, got start_factor=0.0")
         self.start_factor = start
         self.end_factor = _real(self.end_factor, "end_factor", 0.0, 1.0)
-        self.total_iters = _count(self.total_iters, "total_iters")
+        self.total_iters = check_size(self.total_iters, "total_iters", 1)
 
     def _lr(self, base, t):
         progress = min(t, self.total_iters) / self.total_iters
@@ -250,7 +242,7 @@ class SequentialLR(LRScheduler):
         if len(milestones) != len(schedulers) - 1:
             raise ValueError(f"{len(schedulers)} schedulers need {len(schedulers) - 1} "
                              f"milestones, got {len(milestones)}")
-        milestones = [_count(m, "a milestone") for m in milestones]
+        milestones = [check_size(m, "a milestone", 1) for m in milestones]
         if milestones != sorted(milestones):
             raise ValueError(f"milestones must be increasing positive steps, got {milestones}")
         if any(s.optimizer is not self.optimizer for s in schedulers):

@@ -277,3 +277,20 @@ def test_scatter_reduce_prod_with_zeros(device, rng, zeros, include_self):
     weighted_grad_matches(out, expected, [(t, r), (s, rs)], rng)
     assert mg.gradcheck(lambda a, b: mg.scatter_reduce(a, 0, INDEX, b, "prod",
                                                        include_self=include_self), (t, s))
+
+
+def test_scatter_with_reduce_matches_pytorch():
+    torch = pytest.importorskip("torch")
+    x = np.arange(1.0, 7.0).reshape(2, 3)
+    index = np.array([[0, 1, 0], [1, 0, 0]])
+    src = np.arange(2.0, 8.0).reshape(2, 3)
+    for reduce in ("add", "multiply"):
+        ours = mg.scatter(mg.tensor(x), 0, mg.tensor(index), mg.tensor(src), reduce=reduce)
+        theirs = torch.tensor(x).scatter(0, torch.tensor(index), torch.tensor(src),
+                                         reduce=reduce)
+        np.testing.assert_allclose(ours.numpy(), theirs.numpy())
+        ours = mg.scatter(mg.tensor(x), 0, mg.tensor(index), value=3.0, reduce=reduce)
+        theirs = torch.tensor(x).scatter(0, torch.tensor(index), 3.0, reduce=reduce)
+        np.testing.assert_allclose(ours.numpy(), theirs.numpy())
+    with pytest.raises(ValueError, match="'add' or 'multiply'"):
+        mg.scatter(mg.tensor(x), 0, mg.tensor(index), mg.tensor(src), reduce="max")
