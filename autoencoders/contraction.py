@@ -1,5 +1,6 @@
-"""How far an autoencoder's codes move under input noise: the measurements and the table of
-the contractive-autoencoder demo (plain vs contractive), built on autoencoders.metrics."""
+"""How far an autoencoder's codes move under input noise: the losses compared, the
+measurements, the table and the reconstructions of the contractive-autoencoder demo (plain vs
+contractive), built on autoencoders.metrics."""
 
 from __future__ import annotations
 
@@ -9,8 +10,18 @@ import numpy as np
 
 from autoencoders import metrics as M
 from autoencoders import tasks
+from autoencoders.models import autoencoder_loss_fn, contractive_loss_fn
+from autoencoders.train import predict
 
-__all__ = ["contraction_table", "measure"]
+__all__ = ["contraction_table", "loss_fns", "measure", "reconstruction_rows"]
+
+
+def loss_fns(weight: float, method: str, n_samples: int, probe: str) -> dict:
+    """The Trainer losses compared, per image with the binary cross-entropy: "autoencoder"
+    (plain) and "contractive" (+ weight * ||J_f(x)||_F^2, estimated as ``method``, ``n_samples``
+    and ``probe`` say; see models.contractive)."""
+    return {"autoencoder": autoencoder_loss_fn("bce"),
+            "contractive": contractive_loss_fn(weight, "bce", method, n_samples, probe)}
 
 
 def measure(models: Mapping[str, object], histories: Mapping[str, list[dict]],
@@ -43,3 +54,12 @@ def contraction_table(results: dict[str, dict], sigmas) -> str:
             row[f"rel. disp. sigma={s}"] = result["noise"][str(s)]["relative_displacement"]
         rows[name] = row
     return tasks.scores_table(rows, digits=4)
+
+
+def reconstruction_rows(models: Mapping[str, object], x: np.ndarray) -> dict[str, np.ndarray]:
+    """For plots.save_image_rows: the images x (N, C, H, W) and each named model's
+    reconstructions of them, in the plots' layout (N, H, W) (or (N, H, W, C))."""
+    rows = {"test digits": tasks.channels_last(x)}
+    for name, model in models.items():
+        rows[name] = tasks.channels_last(predict(model, x).reshape(x.shape))
+    return rows

@@ -4,19 +4,15 @@
     python demos/contractive.py --penalty-weight 0.3 --method exact
 
 Two autoencoders of the same architecture are trained from the same initial weights on the
-same batches: a plain one (the binary cross-entropy per image) and a contractive one (Rifai et
-al. 2011), whose loss per image adds lambda ||J_f(x)||_F^2, the squared Frobenius norm of the
-encoder's Jacobian dh/dx at the training digit (--penalty-weight is lambda). The penalty is
-computed by reverse mode with create_graph=True: Hutchinson's unbiased estimate with one
-Rademacher probe per digit (one extra backward pass per step) by default, or exactly with
---method exact (one backward pass per code unit); see autoencoders/models/contractive.py.
+same batches: a plain one (binary cross-entropy per image) and a contractive one (Rifai et al.
+2011), whose loss adds lambda ||J_f(x)||_F^2 (--penalty-weight), by Hutchinson's estimate or
+exactly (--method); see docs/guide/demos.md and autoencoders/models/contractive.py.
 
 Measured on the test digits (the first --measure-size of them) for both models:
 - the mean Frobenius norm of the encoder's Jacobian ||J_f(x)||_F (exact);
 - for each noise level sigma (--sigmas), the mean code displacement ||h(x + eps) - h(x)|| with
   eps ~ N(0, sigma^2 I) unclipped, also divided by ||eps|| (the contraction ratio) and by the
-  codes' RMS spread around their mean (an encoder could shrink all its codes and let the
-  decoder scale them back up; the relative displacement is immune to that);
+  codes' RMS spread around their mean (immune to an encoder shrinking all its codes);
 - the test reconstruction errors (binary cross-entropy and squared error per image).
 
 Writes into --out (default runs/contractive):
@@ -37,11 +33,10 @@ import common
 import numpy as np
 
 import minigrad as mg
-from autoencoders import plots, tasks
-from autoencoders.contraction import contraction_table, measure
-from autoencoders.models import autoencoder_loss_fn, contractive_loss_fn
+from autoencoders import contraction, plots, tasks
 from autoencoders.models.contractive import DEFAULT_METHOD, METHODS, PROBES
-from autoencoders.train import predict
+
+FOLDERS = {"autoencoder": "ae", "contractive": "cae"}  # each model's trainer log, checkpoint
 
 
 def float_list(text: str) -> tuple[float, ...]:
@@ -83,33 +78,24 @@ def run(args: argparse.Namespace) -> dict:
 
     penalty = {"weight": args.penalty_weight, "method": args.method,
                "n_samples": args.n_samples, "probe": args.probe}
-    losses = {
-        "autoencoder": (autoencoder_loss_fn("bce"), "ae"),
-        "contractive": (contractive_loss_fn(args.penalty_weight, "bce", args.method,
-                                            args.n_samples, args.probe), "cae"),
-    }
     models, histories = {}, {}
-    for name, (loss_fn, folder) in losses.items():
+    for name, loss_fn in contraction.loss_fns(**penalty).items():
         mg.manual_seed(args.seed)  # the same initial weights for both
-        model = tasks.image_model(args.model, shape, shape, args.latent_dim, args.hidden,
-                                  args.channels)
+        models[name] = tasks.image_model(args.model, shape, shape, args.latent_dim,
+                                         args.hidden, args.channels)
         print(f"--- {name} ---", flush=True)
-        histories[name] = common.fit(model, loss_fn, (x_train,), (x_test,), args, out / folder)
-        models[name] = model
+        histories[name] = common.fit(models[name], loss_fn, (x_train,), (x_test,), args,
+                                     out / FOLDERS[name])
 
     measured = x_test[:args.measure_size]
-    results, norms = measure(models, histories, measured, args.sigmas, args.seed + 1)
-    table = contraction_table(results, args.sigmas)
+    results, norms = contraction.measure(models, histories, measured, args.sigmas, args.seed + 1)
+    table = contraction.contraction_table(results, args.sigmas)
     print(table)
 
     plots.save_contraction(results, norms, args.sigmas, out / "contraction.png")
-    shown = x_test[:12]
-    rows = {"test digits": shown[:, 0]}
-    for name, model in models.items():
-        rows[name] = predict(model, shown).reshape(shown.shape)[:, 0]
-    plots.save_image_rows(rows, out / "reconstructions.png",
-                          title=f"plain and contractive (lambda {args.penalty_weight}) "
-                                "autoencoders")
+    plots.save_image_rows(contraction.reconstruction_rows(models, x_test[:12]),
+                          out / "reconstructions.png", title="plain and contractive "
+                          f"(lambda {args.penalty_weight}) autoencoders")
     trained = sum(common.train_seconds(h) for h in histories.values())
     metrics = {
         "dataset": data.name, "n_train": len(x_train), "n_test": len(x_test),

@@ -3,21 +3,15 @@
     python demos/latent_space.py                  # 2-D MLP autoencoder, 30 epochs, + sweep
     python demos/latent_space.py --sweep 2,30 --tsne-size 2000
 
-What it measures, all in one run:
-- 2-D codes of the test digits from PCA and from an autoencoder 784-512-256-128-2 (trained
-  with the binary cross-entropy), side by side, coloured by digit;
-- how well each 2-D map keeps the classes apart: k-nearest-neighbour accuracy (k = 1 and 5)
-  of a classifier fitted on the training digits' codes and scored on the test digits' codes
-  (the measure of Sainburg, McInnes & Gentner 2021, who report 1-NN 0.377 for PCA, 0.765 for
-  an autoencoder, 0.724 for a VAE and 0.941 for t-SNE);
-- t-SNE maps (scikit-learn) of the codes of an autoencoder with a 30-D code, and of the pixels
-  (after PCA to 50 dimensions, the usual first step). t-SNE is slow and not parametric: it
-  embeds a subsample (--tsne-size digits, four fifths from the training set and one fifth
-  from the test set) all at once, and its kNN accuracy is fitted on the training points and
-  scored on the test points of that same embedding;
-- reconstruction error (squared error per pixel on the test set) against the code size
-  (--sweep, default 2, 5, 10, 30) for PCA and for autoencoders of the same architecture, each
-  trained for --sweep-epochs.
+What it measures, all in one run (the results are in docs/guide/uses.md):
+- 2-D codes of the test digits from PCA and from an autoencoder 784-512-256-128-2 (binary
+  cross-entropy), and how well each keeps the classes apart: k-NN accuracy (k = 1, 5) fitted
+  on the training digits' codes, scored on the test digits' (Sainburg, McInnes & Gentner 2021);
+- t-SNE maps of the codes of the sweep's largest autoencoder (30-D) and of the pixels (after
+  PCA to 50-D), of --tsne-size digits (4/5 training, 1/5 test) embedded together, with kNN
+  accuracy fitted on the training points and scored on the test points of that embedding;
+- test squared error per pixel against the code size (--sweep) for PCA and for autoencoders
+  of the same architecture trained for --sweep-epochs.
 
 Writes into --out (default runs/latent_space):
 - codes_2d.png           PCA, autoencoder (also zoomed on its dense middle) and the two t-SNE
@@ -34,14 +28,11 @@ import time
 from pathlib import Path
 
 import common
-from sklearn.decomposition import PCA
 
 import minigrad as mg
-from autoencoders import plots, tasks
-from autoencoders.embedding import encode, knn_scores, pca_error, tsne_panels
+from autoencoders import embedding, plots, tasks
+from autoencoders.embedding import PUBLISHED_1NN, encode, knn_scores, pca_error
 from autoencoders.models import MLPAutoencoder, autoencoder_loss_fn
-
-PUBLISHED_1NN = {"PCA": 0.377, "autoencoder": 0.765, "VAE": 0.724, "t-SNE": 0.941}
 
 
 def parser() -> argparse.ArgumentParser:
@@ -76,42 +67,30 @@ def run(args: argparse.Namespace) -> dict:
     started = time.perf_counter()
     data = common.load_images(args)
     out = Path(args.out)
-    x_train = data.x_train.reshape(len(data.x_train), -1)
-    x_test = data.x_test.reshape(len(data.x_test), -1)
+    x_train, x_test = (common.model_inputs(x, "mlp") for x in (data.x_train, data.x_test))
     y_train, y_test = data.y_train, data.y_test
 
-    pca2 = PCA(2, random_state=args.seed).fit(x_train)
-    pca_train, pca_test = pca2.transform(x_train), pca2.transform(x_test)
+    pca2, pca_train, pca_test = embedding.pca_codes(x_train, x_test, 2, args.seed)
     model, ae_error, train_seconds = train_autoencoder(
         args.latent_dim, x_train, x_test, args, out / f"ae{args.latent_dim}", args.epochs)
     ae_train, ae_test = encode(model, x_train), encode(model, x_test)
     knn = {"PCA": knn_scores(pca_train, y_train, pca_test, y_test),
            "autoencoder": knn_scores(ae_train, y_train, ae_test, y_test)}
 
-    pca_errors, ae_errors, sweep_models = [], [], {}
-    for size in args.sweep:
-        pca_errors.append(pca_error(PCA(size, random_state=args.seed).fit(x_train), x_test))
-        sweep_models[size], error, seconds = train_autoencoder(
-            size, x_train, x_test, args, out / f"sweep_{size}", args.sweep_epochs)
-        ae_errors.append(error)
-        train_seconds += seconds
+    pca_errors = embedding.pca_errors(x_train, x_test, args.sweep, args.seed)
+    sweep = [train_autoencoder(size, x_train, x_test, args, out / f"sweep_{size}",
+                               args.sweep_epochs) for size in args.sweep]
+    ae_errors = [error for _, error, _ in sweep]
+    train_seconds += sum(seconds for _, _, seconds in sweep)
     plots.save_sweep(list(args.sweep), pca_errors, ae_errors, out / "recon_vs_latent.png")
 
-    ae_title = f"autoencoder, {args.latent_dim}-D code (test digits)"
-    panels = [(f"PCA (test digits)\n1-NN {knn['PCA']['1-NN']:.3f}", pca_test, y_test, 0.995),
-              (f"{ae_title}\n1-NN {knn['autoencoder']['1-NN']:.3f}", ae_test, y_test, 0.995),
-              # its codes are dense in the middle with long sparse rays: zoom in as well
-              (f"{ae_title}\nzoomed on its dense middle", ae_test, y_test, 0.5)]
+    panels = embedding.map_panels(pca_test, ae_test, y_test, knn, args.latent_dim)
     tsne_seconds = 0.0
     if args.tsne_size:
         tsne_started = time.perf_counter()
-        big = max(args.sweep)
-        pca50 = PCA(min(50, x_train.shape[1]), random_state=args.seed).fit(x_train)
-        more_panels, more_knn = tsne_panels(
-            {f"{big}-D AE codes": (encode(sweep_models[big], x_train),
-                                    encode(sweep_models[big], x_test)),
-             "pixels": (pca50.transform(x_train), pca50.transform(x_test))},
-            y_train, y_test, args.tsne_size, args.seed, args.threads)
+        biggest = sweep[args.sweep.index(max(args.sweep))][0]  # the largest code's model
+        more_panels, more_knn = embedding.tsne_codes_and_pixels(
+            biggest, x_train, x_test, y_train, y_test, args.tsne_size, args.seed, args.threads)
         panels += more_panels
         knn.update(more_knn)
         tsne_seconds = time.perf_counter() - tsne_started
