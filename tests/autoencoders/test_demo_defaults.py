@@ -16,7 +16,8 @@ import common  # noqa: E402  (the demos folder is not a package)
 import run_all  # noqa: E402
 
 TRAINING_DEMOS = ["train_mnist_ae", "train_mnist_vae", "latent_space", "denoise_mnist",
-                  "superres_mnist", "complete_mnist", "colorize", "generate", "contractive"]
+                  "superres_mnist", "complete_mnist", "colorize", "generate", "conditional",
+                  "contractive"]
 
 
 @pytest.fixture

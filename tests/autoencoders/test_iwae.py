@@ -179,3 +179,52 @@ def test_the_long_run_command_runs_briefly(tmp_path):
     assert saved["test_log_likelihood"]["n"] == 30
     assert metrics["test_log_likelihood"]["log_likelihood"] < 0
     assert (tmp_path / "checkpoint.npz").exists()
+
+
+def test_curve_epochs_are_the_stage_ends_before_the_last_epoch():
+    from autoencoders.generative_runs import curve_epochs
+
+    assert curve_epochs(200) == [1, 4, 13, 40, 121, 200]
+    assert curve_epochs(121) == [1, 4, 13, 40, 121]
+    assert curve_epochs(1) == [1]
+    assert curve_epochs(5000) == [1, 4, 13, 40, 121, 364, 1093, 3280, 5000]
+
+
+def test_the_long_run_measures_its_curve_and_resumes_past_it(tmp_path):
+    """Each curve point is the log-likelihood of the model as it was at that epoch: a run
+    stopped at epoch 4 measures what a run to 5 measured at 4. A resumed run skips the
+    points it has passed (the run resumed at epoch 4 measures 4 again, then 5)."""
+    import json
+
+    from autoencoders.generative_runs import main
+
+    flags = ["iwae", "--data", "digits", "--hidden", "16", "--latent-dim", "3", "--k", "2",
+             "--eval-k", "30", "--test-subset", "40", "--curve-test-size", "20",
+             "--no-progress"]
+    five = main([*flags, "--epochs", "5", "--out", str(tmp_path / "five")])
+    four = main([*flags, "--epochs", "4", "--out", str(tmp_path / "four")])
+    assert [p["epoch"] for p in five["log_likelihood_curve"]] == [1, 4, 5]
+    assert [p["n"] for p in five["log_likelihood_curve"]] == [20, 20, 20]
+    assert five["log_likelihood_curve"][1]["log_likelihood"] == pytest.approx(
+        four["log_likelihood_curve"][-1]["log_likelihood"])
+    resumed = main([*flags, "--epochs", "5", "--out", str(tmp_path / "four"), "--resume"])
+    assert [p["epoch"] for p in resumed["log_likelihood_curve"]] == [4, 5]
+    assert resumed["log_likelihood_curve"][0] == four["log_likelihood_curve"][-1]
+    assert resumed["test_log_likelihood"] == pytest.approx(five["test_log_likelihood"])
+    assert json.loads((tmp_path / "five/metrics.json").read_text())["epochs"] == 5
+
+
+def test_the_rate_distortion_command_writes_its_curve_and_samples(tmp_path):
+    import json
+
+    from autoencoders.generative_runs import main
+
+    metrics = main(["rate-distortion", "--data", "digits", "--hidden", "16", "--latent-dim",
+                    "3", "--betas", "0.5,1,4", "--epochs", "2", "--samples", "2",
+                    "--out", str(tmp_path), "--no-progress"])
+    assert [row["beta"] for row in metrics["rows"]] == [0.5, 1.0, 4.0]
+    assert json.loads((tmp_path / "rate_distortion.json").read_text()) == metrics
+    for name in ("rate_distortion.png", "samples.png", "beta_1/checkpoint.npz"):
+        assert (tmp_path / name).stat().st_size > 0
+    rates = [row["rate"] for row in metrics["rows"]]
+    assert rates[0] > rates[-1]  # a larger beta buys a lower rate

@@ -29,6 +29,7 @@ FIGURES = {
     "complete": ["completion.png"],
     "colorize": ["colorize_patches.png", "colorize_photo.png"],
     "generate": ["samples.png", "mixture_means.png", "classifier.npz"],
+    "conditional": ["samples.png", "classifier.npz"],
     "contractive": ["contraction.png", "reconstructions.png"],
 }
 
