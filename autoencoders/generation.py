@@ -21,9 +21,9 @@ import minigrad as mg
 from autoencoders import metrics as M
 from autoencoders.train import predict
 
-__all__ = ["classifier_view", "code_samplers", "component_report", "conditional_samples",
-           "decode", "interpolation_rows", "label_entropy_bits", "manifold", "recognition",
-           "sample_images", "sampler_scores"]
+__all__ = ["classifier_view", "code_samplers", "compare_samplers", "component_report",
+           "conditional_samples", "decode", "interpolation_rows", "label_entropy_bits",
+           "manifold", "recognition", "sample_images", "sampler_scores"]
 
 
 def code_samplers(codes: np.ndarray, n: int, components: int, rng: np.random.Generator,
@@ -108,6 +108,32 @@ def sample_images(name: str, model, codes: np.ndarray, n: int, components: int,
     images = {f"{name}, {sampler}": decode(model, z[sampler], shape) for sampler in z
               if samplers is None or sampler in samplers}
     return images, mixture, component
+
+
+def compare_samplers(classifier, models: Mapping[str, tuple], x_train: np.ndarray,
+                     x_test: np.ndarray, n: int, components: int, seed: int, shape
+                     ) -> tuple[dict, dict, dict, dict]:
+    """The generation demo's comparison: n samples of each model from the `code_samplers`
+    fitted to its training codes, judged by ``classifier`` against the test digits, beside
+    the floor of n real training digits.
+
+    models: {name: (model, its training codes (N, d), the samplers to use or None for all)}.
+    Returns (samples {"<name>, <sampler>": (n, *shape)}, scores (`sampler_scores`, with the
+    floor), mixtures {name: GaussianMixture}, reports {name: `component_report`}). All
+    randomness comes from numpy.random.default_rng(seed), in this order."""
+    rng = np.random.default_rng(seed)
+    samples, mixtures, component = {}, {}, {}
+    for name, (model, codes, samplers) in models.items():
+        images, mixtures[name], component[name] = sample_images(
+            name, model, codes, n, components, rng, seed, shape, samplers)
+        samples.update(images)
+    floor = x_train[rng.permutation(len(x_train))[:n]].reshape(-1, *shape)
+    scores, predicted = sampler_scores(classifier,
+                                       {**samples, "training digits (floor)": floor}, x_test)
+    gmm = f"{components}-component GMM"
+    reports = {name: component_report(mixtures[name], component[name],
+                                      predicted[f"{name}, {gmm}"]) for name in models}
+    return samples, scores, mixtures, reports
 
 
 def interpolation_rows(model, x: np.ndarray, labels: np.ndarray, image_shape,

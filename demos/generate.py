@@ -43,7 +43,6 @@ import time
 from pathlib import Path
 
 import common
-import numpy as np
 
 import minigrad as mg
 from autoencoders import generation as G
@@ -97,28 +96,18 @@ def run(args: argparse.Namespace) -> dict:
     vae, vae_seconds = train(lambda: VAE(sizes), vae_loss_fn(), x_train, x_test, args,
                              out / "vae")
 
-    rng = np.random.default_rng(args.seed)
-    codes = {"AE": predict(ae, x_train, fn=lambda m, x: m.encode(x)),
-             "VAE": predict(vae, x_train, fn=lambda m, x: m.encode(x)[0])}  # posterior means
     gmm = f"{args.components}-component GMM"
-    ae_samples, ae_mixture, ae_component = G.sample_images(
-        "AE", ae, codes["AE"], n, args.components, rng, args.seed, shape)
-    vae_samples, vae_mixture, vae_component = G.sample_images(
-        "VAE", vae, codes["VAE"], n, args.components, rng, args.seed, shape, ("N(0, I)", gmm))
-    samples = {**ae_samples, **vae_samples}
-    reference = x_train[rng.permutation(len(x_train))[:n]].reshape(-1, *shape)
-    scores, predicted = G.sampler_scores(
-        classifier, {**samples, "training digits (floor)": reference}, x_test)
-    mixtures = {
-        "AE": G.component_report(ae_mixture, ae_component, predicted[f"AE, {gmm}"]),
-        "VAE": G.component_report(vae_mixture, vae_component, predicted[f"VAE, {gmm}"])}
-    plots.save_image_rows({"AE": G.decode(ae, ae_mixture.means_, shape),
-                           "VAE": G.decode(vae, vae_mixture.means_, shape)},
+    samples, scores, mixtures, reports = G.compare_samplers(classifier, {
+        "AE": (ae, predict(ae, x_train, fn=lambda m, x: m.encode(x)), None),
+        "VAE": (vae, predict(vae, x_train, fn=lambda m, x: m.encode(x)[0]),  # posterior means
+                ("N(0, I)", gmm))}, x_train, x_test, n, args.components, args.seed, shape)
+    plots.save_image_rows({name: G.decode(model, mixtures[name].means_, shape)
+                           for name, model in (("AE", ae), ("VAE", vae))},
                           out / "mixture_means.png",
                           title=f"the {args.components} mixture components' means, decoded")
     table = tasks.scores_table(scores, digits=3)
     print(table)
-    for name, report in mixtures.items():
+    for name, report in reports.items():
         print(f"{name} mixture: components cover {report['digits_covered']} digits, mean "
               f"purity {report['mean_purity']:.3f}")
     plots.save_sample_panels(samples, {name: f"FD {s['frechet_distance']:.1f}, confidence "
@@ -127,7 +116,7 @@ def run(args: argparse.Namespace) -> dict:
     metrics = {
         "dataset": data.name, "n_train": len(x_train), "n_test": len(x_test),
         "layer_sizes": list(sizes), "epochs": args.epochs, "n_samples": n,
-        "components": args.components, "scores": scores, "mixtures": mixtures,
+        "components": args.components, "scores": scores, "mixtures": reports,
         "published_fid": PUBLISHED_FID, "classifier": classifier_info, "table": table,
     }
     return common.finish(metrics, out, started, device, ae_seconds + vae_seconds)
