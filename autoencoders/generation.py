@@ -119,7 +119,8 @@ def compare_samplers(classifier, models: Mapping[str, tuple], x_train: np.ndarra
 
     models: {name: (model, its training codes (N, d), the samplers to use or None for all)}.
     Returns (samples {"<name>, <sampler>": (n, *shape)}, scores (`sampler_scores`, with the
-    floor), mixtures {name: GaussianMixture}, reports {name: `component_report`}). All
+    floor), mixtures {name: GaussianMixture}, reports {name: `component_report`} for the
+    models whose mixture was sampled). All
     randomness comes from numpy.random.default_rng(seed), in this order."""
     rng = np.random.default_rng(seed)
     samples, mixtures, component = {}, {}, {}
@@ -132,7 +133,8 @@ def compare_samplers(classifier, models: Mapping[str, tuple], x_train: np.ndarra
                                        {**samples, "training digits (floor)": floor}, x_test)
     gmm = f"{components}-component GMM"
     reports = {name: component_report(mixtures[name], component[name],
-                                      predicted[f"{name}, {gmm}"]) for name in models}
+                                      predicted[f"{name}, {gmm}"])
+               for name in models if f"{name}, {gmm}" in samples}
     return samples, scores, mixtures, reports
 
 

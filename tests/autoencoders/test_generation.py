@@ -78,3 +78,42 @@ def test_manifold_and_interpolation_shapes_and_ends():
     mu = vae.encode(mg.tensor(x[[0, 9]]))[0]
     ends = vae.decode(mu).numpy().reshape(2, 4, 4)
     np.testing.assert_allclose(rows["0 -> 9"][[0, -1]], ends, atol=1e-5)
+
+
+def test_compare_samplers_scores_each_models_samplers_and_the_floor():
+    """Two 'models' whose decoder is the identity on 16-D codes: the AE-like one's codes are
+    the training images themselves, so its mixture samples lie near the data and score far
+    better than N(0, I); the floor is made of real training images."""
+    from minigrad import nn
+
+    class Identity(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.scale = nn.Parameter(mg.ones(1))
+
+        def decode(self, z):
+            return z * self.scale
+
+    rng = np.random.default_rng(0)
+    centres = rng.uniform(0, 1, (4, 16))
+    x_train = (centres[rng.integers(0, 4, 400)] + rng.normal(0, 0.02, (400, 16))).astype(
+        np.float32)
+    x_test = (centres[rng.integers(0, 4, 200)] + rng.normal(0, 0.02, (200, 16))).astype(
+        np.float32)
+    mg.manual_seed(0)
+    classifier = MNISTClassifier(in_features=16, hidden=(8,)).eval()
+    samples, scores, mixtures, reports = G.compare_samplers(
+        classifier, {"A": (Identity(), x_train, None),
+                     "B": (Identity(), x_train, ("N(0, I)",))},
+        x_train, x_test, n=100, components=4, seed=0, shape=(4, 4))
+    assert set(samples) == {"A, N(0, I)", "A, one Gaussian", "A, 4-component GMM",
+                            "B, N(0, I)"}
+    assert set(scores) == {*samples, "training digits (floor)"}
+    assert all(images.shape == (100, 4, 4) for images in samples.values())
+    assert set(mixtures) == {"A", "B"} and set(reports) == {"A"}
+    fd = {name: row["frechet_distance"] for name, row in scores.items()}
+    assert fd["A, 4-component GMM"] < 0.1 * fd["A, N(0, I)"]
+    assert fd["training digits (floor)"] < 0.1 * fd["A, N(0, I)"]
+    # the mixture found the four centres
+    found = np.sort(mixtures["A"].means_[:, 0])
+    assert np.allclose(found, np.sort(centres[:, 0]), atol=0.05)
