@@ -23,7 +23,7 @@ from autoencoders.train import predict
 
 __all__ = ["classifier_view", "code_samplers", "compare_samplers", "component_report",
            "conditional_samples", "decode", "interpolation_rows", "label_entropy_bits",
-           "manifold", "recognition", "sample_images", "sampler_scores"]
+           "manifold", "recognition", "sample_images", "sampler_scores", "training_codes"]
 
 
 def code_samplers(codes: np.ndarray, n: int, components: int, rng: np.random.Generator,
@@ -55,6 +55,16 @@ def component_report(mixture: GaussianMixture, component: np.ndarray,
             "digits_covered": len({row["digit"] for row in rows}),
             "mean_purity": float(np.average([r["purity"] for r in rows],
                                             weights=[r["weight"] for r in rows]))}
+
+
+def training_codes(model, x: np.ndarray) -> np.ndarray:
+    """The codes (N, d) of inputs x that a sampler is fitted to: an autoencoder's codes, a
+    VAE's posterior means (its ``encode`` gives (mu, logvar))."""
+    def means(m, x):
+        codes = m.encode(x)
+        return codes[0] if isinstance(codes, tuple) else codes
+
+    return predict(model, x, fn=means)
 
 
 def decode(model, z: np.ndarray, shape) -> np.ndarray:

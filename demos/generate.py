@@ -1,7 +1,7 @@
-"""Generating digits: an autoencoder's decoder with three ways of drawing codes, and a VAE.
+"""Generating digits: an autoencoder's decoder with three ways of drawing codes, and VAEs.
 
     python demos/generate.py                     # 16-D codes, MLP 784-512-256-16, 10 epochs
-    python demos/generate.py --latent-dim 8 --n-samples 5000
+    python demos/generate.py --latent-dim 8 --n-samples 5000 --vae-betas 1,0.5,0.1
 
 A plain autoencoder has a decoder but no distribution over its codes to sample from. This
 demo decodes 10,000 codes from each of:
@@ -10,30 +10,25 @@ demo decodes 10,000 codes from each of:
   (c) the autoencoder, a 10-component Gaussian mixture fitted to its training codes
       (sklearn GaussianMixture; "ex-post density estimation", Ghosh et al. 2020)
   (d) the VAE, z ~ N(0, I)                              (the prior it was trained towards)
-  (e) the VAE, a 10-component mixture fitted to its training codes (posterior means)
-The autoencoder and the VAE have the same layer sizes and code size, and train for the same
-epochs on the same data.
+  (e) the VAE, a 10-component mixture fitted to its aggregate posterior (posterior means)
+  (f, g) the same for a beta-VAE of each other --vae-betas (beta < 1: a sharper decoder and
+      codes further from N(0, I); the mixture does not need them near it)
+All models have the same layer sizes and train for the same epochs on the same data.
 
-The samples are measured with a 784-512-256-10 classifier trained here on the real training
-digits (``autoencoders.classifier``; its weights are cached in --out): its mean max-softmax
-confidence on the samples, and the Fréchet distance between its 256-D penultimate features
-of the samples and of the test digits ("FID for MNIST"; lower is better). The same distance
-between 10,000 training digits and the test digits is the floor a perfect sampler would reach.
-The entropy of the classifier's predicted digits shows whether a sampler covers all ten
-(log2 10 = 3.32 bits when balanced). For the mixtures, the classifier also tells what each
-component learned: the digit it sees most among the component's samples, and how often.
-Ghosh et al. (ICLR 2020, 16-D codes, Inception FID) report 19.21 for a VAE with N(0, I) and
-10.66 for an autoencoder with a 10-component mixture; our numbers are on another scale (other
-features), only the ordering is comparable.
+The samples are judged by a 784-512-256-10 classifier trained here on the real digits
+(``autoencoders.classifier``, cached in --out): the Fréchet distance between its penultimate
+features of the samples and of the test digits ("FID for MNIST"; 10,000 training digits give
+the floor), its mean confidence, the entropy of the digits it sees (3.32 bits when balanced),
+and for the mixtures what each component learned (docs/guide/uses.md, docs/generative.md).
 
 Writes into --out (default runs/generate):
 - samples.png        a grid of samples from each sampler, with its distance and confidence;
-- mixture_means.png  the decoded means of the mixture components (AE and VAE);
-- metrics.json       confidence, Fréchet distance and label entropy per sampler, the floor,
-                     each mixture component's weight, digit and purity, the classifier's test
+- mixture_means.png  the decoded means of each model's mixture components;
+- metrics.json       distance, confidence and label entropy per sampler and the floor, each
+                     mixture component's weight, digit and purity, the classifier's test
                      accuracy, settings and times;
-- classifier.npz     the classifier's cached weights; ae/, vae/ the trainers' logs and
-                     checkpoints.
+- classifier.npz     the classifier's cached weights; ae/, vae/, vae_beta_<b>/ the trainers'
+                     logs and checkpoints.
 """
 
 from __future__ import annotations
@@ -49,7 +44,6 @@ from autoencoders import generation as G
 from autoencoders import plots, tasks
 from autoencoders.classifier import load_or_train
 from autoencoders.models import VAE, MLPAutoencoder, autoencoder_loss_fn, vae_loss_fn
-from autoencoders.train import predict
 
 PUBLISHED_FID = {"VAE, z ~ N(0, I)": 19.21, "AE, 10-component GMM": 10.66}
 
@@ -61,21 +55,14 @@ def parser() -> argparse.ArgumentParser:
                    help="samples per sampler for the measurements")
     p.add_argument("--components", type=common.positive_int, default=10,
                    help="Gaussian mixture components")
+    p.add_argument("--vae-betas", type=lambda t: [float(b) for b in t.split(",")],
+                   default=[1.0, 0.25], help="one VAE per beta (weight of the KL term)")
     p.add_argument("--classifier-epochs", type=common.positive_int, default=None,
                    help="epochs of the digit classifier (default: 20 on full MNIST; on a "
                         "smaller data set as many as give the same number of steps)")
     p.set_defaults(matched_epoch_flags={"classifier_epochs": 20})
     tasks.add_subset_flags(p)
     return p
-
-
-def train(build, loss_fn, x_train, x_test, args, out_dir: Path):
-    """``build()`` a model with the generators seeded by --seed (so it does not depend on what
-    ran before, e.g. whether the classifier was cached), train it; (model, seconds)."""
-    mg.manual_seed(args.seed)
-    model = build()
-    history = common.fit(model, loss_fn, (x_train,), (x_test,), args, out_dir)
-    return model, common.train_seconds(history)
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -91,19 +78,22 @@ def run(args: argparse.Namespace) -> dict:
     print(f"classifier test accuracy {classifier_info['test_accuracy']:.4f}")
 
     sizes = (x_train.shape[1], *args.hidden, args.latent_dim)
-    ae, ae_seconds = train(lambda: MLPAutoencoder(sizes), autoencoder_loss_fn("bce"), x_train,
-                           x_test, args, out / "ae")
-    vae, vae_seconds = train(lambda: VAE(sizes), vae_loss_fn(), x_train, x_test, args,
-                             out / "vae")
-
-    gmm = f"{args.components}-component GMM"
-    samples, scores, mixtures, reports = G.compare_samplers(classifier, {
-        "AE": (ae, predict(ae, x_train, fn=lambda m, x: m.encode(x)), None),
-        "VAE": (vae, predict(vae, x_train, fn=lambda m, x: m.encode(x)[0]),  # posterior means
-                ("N(0, I)", gmm))}, x_train, x_test, n, args.components, args.seed, shape)
+    vae_samplers = ("N(0, I)", f"{args.components}-component GMM")
+    runs = [("AE", "ae", MLPAutoencoder, autoencoder_loss_fn("bce"), None)] + [
+        ("VAE", "vae", VAE, vae_loss_fn(), vae_samplers) if beta == 1 else
+        (f"VAE beta={beta:g}", f"vae_beta_{beta:g}", VAE, vae_loss_fn(beta=beta), vae_samplers)
+        for beta in args.vae_betas]
+    models, seconds = {}, 0.0
+    for name, folder, build, loss_fn, samplers in runs:
+        mg.manual_seed(args.seed)  # each model's weights do not depend on what ran before
+        model = build(sizes)
+        history = common.fit(model, loss_fn, (x_train,), (x_test,), args, out / folder)
+        seconds += common.train_seconds(history)
+        models[name] = (model, G.training_codes(model, x_train), samplers)
+    samples, scores, mixtures, reports = G.compare_samplers(
+        classifier, models, x_train, x_test, n, args.components, args.seed, shape)
     plots.save_image_rows({name: G.decode(model, mixtures[name].means_, shape)
-                           for name, model in (("AE", ae), ("VAE", vae))},
-                          out / "mixture_means.png",
+                           for name, (model, _, _) in models.items()}, out / "mixture_means.png",
                           title=f"the {args.components} mixture components' means, decoded")
     table = tasks.scores_table(scores, digits=3)
     print(table)
@@ -113,13 +103,12 @@ def run(args: argparse.Namespace) -> dict:
     plots.save_sample_panels(samples, {name: f"FD {s['frechet_distance']:.1f}, confidence "
                                              f"{s['confidence']:.3f}"
                                        for name, s in scores.items()}, out / "samples.png")
-    metrics = {
-        "dataset": data.name, "n_train": len(x_train), "n_test": len(x_test),
-        "layer_sizes": list(sizes), "epochs": args.epochs, "n_samples": n,
-        "components": args.components, "scores": scores, "mixtures": reports,
-        "published_fid": PUBLISHED_FID, "classifier": classifier_info, "table": table,
-    }
-    return common.finish(metrics, out, started, device, ae_seconds + vae_seconds)
+    metrics = {"dataset": data.name, "n_train": len(x_train), "n_test": len(x_test),
+               "layer_sizes": list(sizes), "epochs": args.epochs, "n_samples": n,
+               "vae_betas": args.vae_betas, "components": args.components, "scores": scores,
+               "mixtures": reports, "published_fid": PUBLISHED_FID,
+               "classifier": classifier_info, "table": table}
+    return common.finish(metrics, out, started, device, seconds)
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -117,3 +117,15 @@ def test_compare_samplers_scores_each_models_samplers_and_the_floor():
     # the mixture found the four centres
     found = np.sort(mixtures["A"].means_[:, 0])
     assert np.allclose(found, np.sort(centres[:, 0]), atol=0.05)
+
+
+def test_training_codes_are_the_codes_or_the_posterior_means():
+    from autoencoders.models import VAE, MLPAutoencoder
+
+    mg.manual_seed(0)
+    x = np.random.default_rng(0).random((7, 12)).astype(np.float32)
+    ae, vae = MLPAutoencoder((12, 8, 3)), VAE((12, 8, 3))
+    np.testing.assert_allclose(G.training_codes(ae, x), ae.eval().encode(mg.tensor(x)).numpy(),
+                               atol=1e-6)
+    np.testing.assert_allclose(G.training_codes(vae, x),
+                               vae.eval().encode(mg.tensor(x))[0].numpy(), atol=1e-6)
