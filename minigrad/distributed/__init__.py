@@ -28,6 +28,7 @@ from minigrad.distributed.process_group import (
     ReduceOp,
     all_gather,
     all_reduce,
+    all_reduce_sum,
     barrier,
     broadcast,
     broadcast_object_list,
@@ -45,7 +46,7 @@ from minigrad.distributed.process_group import (
 __all__ = [
     "init_process_group", "destroy_process_group", "is_initialized",
     "get_rank", "get_world_size", "get_local_rank", "get_backend", "get_communicator",
-    "ReduceOp", "all_reduce", "broadcast", "all_gather", "barrier",
+    "ReduceOp", "all_reduce", "broadcast", "all_gather", "barrier", "all_reduce_sum",
     "broadcast_object_list", "monitored_barrier", "DistributedDataParallel",
     "Communicator", "CommStats", "MpiCommunicator", "NcclCommunicator", "REDUCE_OPS",
 ]

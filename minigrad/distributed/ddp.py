@@ -49,10 +49,11 @@ optimizer skips it everywhere. That is PyTorch's ``find_unused_parameters=True``
 without the flag, and it keeps the workers identical.
 
 **Buffers and BatchNorm.** Each worker normalizes with the statistics of its own part of the
-batch (PyTorch's DDP does the same; SyncBatchNorm would all-reduce them in every forward).
-So a model with BatchNorm trained on W workers with b examples each is not the same as one
-process with the whole batch. Running statistics drift apart between workers; with
-``broadcast_buffers=True`` (PyTorch's default) every training forward first copies rank 0's
+batch (PyTorch's DDP does the same). So a model with BatchNorm trained on W workers with b
+examples each is not the same as one process with the whole batch; with ``nn.SyncBatchNorm``
+(``SyncBatchNorm.convert_sync_batchnorm(model)``) it is, at the cost of all-reduces in every
+forward and backward (minigrad/nn/norm.py). Running statistics drift apart between workers;
+with ``broadcast_buffers=True`` (PyTorch's default) every training forward first copies rank 0's
 buffers to all workers, so evaluation and checkpoints agree.
 """
 

@@ -10,6 +10,10 @@ per worker. Each copy calls ``init_process_group()`` once; from then on
     all_gather(ts, t)   ts[r] <- t_r for every rank r, in place
     barrier()           wait until every worker got here
 
+and one differentiable collective, for computations that span the workers (SyncBatchNorm):
+
+    all_reduce_sum(t)   a new tensor t_0 + ... + t_{W-1}; its backward all-reduces too
+
 Every worker must call the same collectives in the same order, with tensors of the same shape
 and dtype: they are rendezvous points. A worker that skips one (or dies) leaves the others
 waiting forever; that is why ``init_process_group`` makes an uncaught exception on any worker
@@ -36,12 +40,12 @@ from minigrad.backend import Device
 from minigrad.distributed.communicator import Communicator, check_op
 from minigrad.distributed.mpi import MpiCommunicator
 from minigrad.distributed.nccl import NcclCommunicator, import_nccl
-from minigrad.tensor import Tensor
+from minigrad.tensor import Tensor, _linear
 
 __all__ = ["init_process_group", "destroy_process_group", "is_initialized", "get_rank",
            "get_world_size", "get_local_rank", "get_backend", "get_communicator", "ReduceOp",
            "all_reduce", "broadcast", "all_gather", "barrier", "broadcast_object_list",
-           "monitored_barrier"]
+           "monitored_barrier", "all_reduce_sum"]
 
 BACKENDS = (None, "mpi", "nccl")
 
@@ -301,6 +305,38 @@ def monitored_barrier(timeout: float | datetime.timedelta | None = None) -> None
             # The request stays pending; the process is expected to stop (or abort) now.
             raise RuntimeError(f"monitored_barrier: not every rank arrived within {timeout} s")
         time.sleep(0.005)
+
+
+# -- a differentiable collective ----------------------------------------------------------------
+
+def all_reduce_sum(tensor: Tensor) -> Tensor:
+    """y = x_0 + x_1 + ... + x_{W-1}, elementwise, the same new tensor on every rank (x_r is
+    rank r's ``tensor``, which stays unchanged), with autograd through it: PyTorch's
+    ``torch.distributed.nn.functional.all_reduce`` with op SUM. Any shape.
+
+    Backward: dx = g_0 + g_1 + ... + g_{W-1}, the all-reduced sum of the ranks' gradients g_r
+    = dL_r/dy of their own losses L_r. Why: y is an input of every rank's loss, and x_r reaches
+    all of them through y, so the gradient of the total L_0 + ... + L_{W-1} with respect to
+    x_r is sum_s dL_s/dy * dy/dx_r = sum_s g_s (dy/dx_r is the identity). Each rank thus
+    back-propagates, into its own part of the computation, the gradient of the workers' total
+    loss; DistributedDataParallel then averages the parameter gradients over the ranks, and the
+    two together give the gradient of the mean loss 1/W sum_s L_s, as one process computing
+    everything would. (As a linear map of all ranks' x at once, the all-reduce is symmetric,
+    so it is its own adjoint: the backward is the same collective, to any order.)
+
+    Every rank must call it, and later run the backward through it, in the same order: both
+    are collectives.
+    """
+    _check_tensor(tensor, "all_reduce_sum")
+    communicator = _the_group().communicator(tensor.device)
+    xp = tensor.device.xp
+
+    def summed(array):
+        array = xp.asarray(array, copy=True)  # the result is new; the input stays as it was
+        communicator.allreduce(array, "sum")
+        return array
+
+    return _linear(tensor, summed, summed, "all_reduce_sum")
 
 
 def _check_tensor(tensor, op: str) -> None:

@@ -63,14 +63,14 @@ from minigrad.nn.loss import (
     SmoothL1Loss,
 )
 from minigrad.nn.module import Module, ModuleList, Parameter, Sequential
-from minigrad.nn.norm import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
+from minigrad.nn.norm import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm, SyncBatchNorm
 
 __all__ = [
     "functional", "init",
     "Module", "Parameter", "Sequential", "ModuleList",
     "Linear", "Identity", "Flatten", "Unflatten", "Dropout",
     "Conv2d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "Upsample",
-    "BatchNorm1d", "BatchNorm2d",
+    "BatchNorm1d", "BatchNorm2d", "SyncBatchNorm",
     "Conv1d", "Conv3d", "ConvTranspose1d", "MaxUnpool2d", "AdaptiveAvgPool2d", "PixelShuffle",
     "PixelUnshuffle", "Unfold", "Fold", "LayerNorm", "GroupNorm", "Embedding",
     "ReLU", "LeakyReLU", "ELU", "Sigmoid", "Tanh", "Softplus", "GELU", "SiLU", "Softmax",

@@ -1,18 +1,22 @@
-"""Normalisation layers: batch norm, layer norm and group norm."""
+"""Normalisation layers: batch norm (also synchronised over data-parallel workers), layer norm
+and group norm."""
 
 from __future__ import annotations
 
 import math
 import numbers
+import sys
 
+from minigrad.autograd import no_grad
 from minigrad.backend import device as _device
 from minigrad.backend import float32
-from minigrad.creation import check_size, ones, zeros
+from minigrad.creation import check_size, full, ones, zeros
 from minigrad.nn import functional as F
 from minigrad.nn.module import Module, Parameter
+from minigrad.ops.conventions import cat
 from minigrad.tensor import Tensor
 
-__all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm"]
+__all__ = ["BatchNorm1d", "BatchNorm2d", "SyncBatchNorm", "LayerNorm", "GroupNorm"]
 
 
 class _BatchNorm(Module):
@@ -47,12 +51,15 @@ class _BatchNorm(Module):
         else:
             self.running_mean = self.running_var = None
 
-    def forward(self, x: Tensor) -> Tensor:
+    def _check_input(self, x: Tensor) -> None:
         if x.ndim not in self._input_ndims or x.shape[1] != self.num_features:
             shapes = " or ".join(("(N, C)", "(N, C, L)", "(N, C, H, W)")[n - 2]
                                  for n in self._input_ndims)
             raise ValueError(f"{type(self).__name__}({self.num_features}) expects input "
                              f"{shapes} with C = {self.num_features}, got shape {x.shape}")
+
+    def forward(self, x: Tensor) -> Tensor:
+        self._check_input(x)
         return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
                             self.training or self.running_mean is None, self.momentum,
                             self.eps)
@@ -72,6 +79,94 @@ class BatchNorm2d(_BatchNorm):
     """Batch norm of (N, C, H, W) inputs, per channel C (statistics over N, H, W)."""
 
     _input_ndims = (4,)
+
+
+class SyncBatchNorm(_BatchNorm):
+    """Batch norm whose training statistics are those of the whole batch of all data-parallel
+    workers (PyTorch's SyncBatchNorm): inputs (N, C), (N, C, L) or (N, C, H, W), normalised
+    per channel C.
+
+    In training, with a process group of W > 1 workers (minigrad.distributed), worker r holding
+    x_r (N_r examples; the N_r may differ) and n the number of values per channel over all
+    workers, the channel mean and biased variance are
+
+        m = (sum over workers of sum(x_r)) / n,   v = (sum over workers of sum((x_r - m)^2)) / n,
+
+    two all-reduces of C numbers (the first also sums the counts), the two passes of
+    textbook batch norm; y_r = weight * (x_r - m) / sqrt(v + eps) + bias. The running
+    statistics are updated from m and the unbiased v n/(n-1), identically on every worker. So
+    data-parallel training gives what one process with the whole batch and BatchNorm gives.
+    The forward is written with minigrad ops around ``all_reduce_sum``, whose backward
+    all-reduces the gradients: autograd then gives every worker its part of the whole
+    batch's gradient (see all_reduce_sum), with two more all-reduces per layer in backward.
+    Every worker must run the forward and backward of every SyncBatchNorm layer, as for any
+    collective.
+
+    Otherwise it is BatchNorm: in eval mode (running statistics; or, without them, each
+    worker's own batch, as PyTorch), and without a process group or with a world of one.
+    Only the default process group exists in minigrad, so there is no process_group argument.
+    """
+
+    _input_ndims = (2, 3, 4)
+
+    def forward(self, x: Tensor) -> Tensor:
+        dist = _distributed_with_several_workers()
+        if dist is None or not self.training:
+            return super().forward(x)
+        self._check_input(x)
+        channels = self.num_features
+        axes = (0,) + tuple(range(2, x.ndim))
+        shape = (1, channels) + (1,) * (x.ndim - 2)  # broadcasts a (C,) vector along axis 1
+        local_count = full((1,), x.numel() // channels, dtype=x.dtype, device=x.device)
+        sums = dist.all_reduce_sum(cat([x.sum(axis=axes), local_count]))
+        count = int(sums[channels].item())  # n: exact in float64, and in float32 up to 2^24
+        if count < 2:
+            raise ValueError(f"{type(self).__name__}: training needs more than one value per "
+                             f"channel over all workers, got input shape {x.shape} here and "
+                             f"{count} value(s) per channel in all")
+        mean = sums[:channels] / count
+        centred = x - mean.reshape(shape)
+        var = dist.all_reduce_sum((centred * centred).sum(axis=axes)) / count
+        y = centred / (var + self.eps).sqrt().reshape(shape)
+        if self.weight is not None:
+            y = y * self.weight.reshape(shape)
+        if self.bias is not None:
+            y = y + self.bias.reshape(shape)
+        if self.running_mean is not None:
+            with no_grad():
+                self.running_mean.mul_(1 - self.momentum).add_(mean, alpha=self.momentum)
+                unbiased = var * (count / (count - 1))
+                self.running_var.mul_(1 - self.momentum).add_(unbiased, alpha=self.momentum)
+        return y
+
+    @classmethod
+    def convert_sync_batchnorm(cls, module: Module) -> Module:
+        """``module`` with every BatchNorm1d/BatchNorm2d in its tree replaced by a
+        SyncBatchNorm with the same options, training mode, parameters and running
+        statistics (the same Parameter and buffer objects, as PyTorch: an optimizer built on
+        the old model still updates the new one). The modules are replaced in place, in
+        their positions; a BatchNorm passed itself is returned converted."""
+        if isinstance(module, BatchNorm1d | BatchNorm2d):
+            converted = cls(module.num_features, module.eps, module.momentum, module.affine,
+                            module.track_running_stats)
+            converted._parameters.update(module._parameters)  # weight, bias when affine
+            converted._buffers.update(module._buffers)  # the running statistics when tracked
+            return converted.train(module.training)
+        for name, child in module.named_children():
+            # Into the table directly: add_module would move the child to the end.
+            module._modules[name] = cls.convert_sync_batchnorm(child)
+        return module
+
+
+def _distributed_with_several_workers():
+    """minigrad.distributed when its default process group has more than one worker, else
+    None. A group exists only when the script imported minigrad.distributed (and thereby
+    mpi4py) and initialised it, so looking in sys.modules imports nothing: plain minigrad
+    never loads MPI."""
+    dist = sys.modules.get("minigrad.distributed")
+    if dist is None or not dist.is_initialized() or dist.get_world_size() == 1:
+        return None
+    return dist
 
 
 class LayerNorm(Module):
