@@ -131,14 +131,17 @@ def save_side_by_side(images: Mapping[str, np.ndarray], path: str | os.PathLike)
 
 
 def save_sample_panels(samples: Mapping[str, np.ndarray], captions: Mapping[str, str],
-                       path: str | os.PathLike, ncols: int = 8) -> None:
-    """One grid of ncols x ncols images per entry of ``samples``, side by side, each titled
-    with its name and its caption (e.g. its scores)."""
-    fig, axes = pyplot().subplots(1, len(samples), figsize=(3.2 * len(samples), 3.9),
-                                  squeeze=False)
-    for ax, (name, images) in zip(axes[0], samples.items(), strict=True):
+                       path: str | os.PathLike, ncols: int = 8, per_row: int = 4) -> None:
+    """One grid of ncols x ncols images per entry of ``samples``, at most ``per_row`` side
+    by side in a row of panels, each titled with its name and its caption (e.g. its scores)."""
+    n = len(samples)
+    rows, cols = -(-n // per_row), min(n, per_row)
+    fig, axes = pyplot().subplots(rows, cols, figsize=(3.2 * cols, 3.9 * rows), squeeze=False)
+    for ax, (name, images) in zip(axes.flat, samples.items(), strict=False):
         _show(ax, tile(images[:ncols * ncols], ncols))
         ax.set_title(f"{name}\n{captions[name]}", fontsize=LABEL_SIZE)
+    for ax in axes.flat[n:]:
+        ax.axis("off")
     _save(fig, path)
 
 

@@ -64,10 +64,10 @@ class Module:
             raise AttributeError(f"cannot assign {name!r} before Module.__init__(): call "
                                  f"super().__init__() first in {type(self).__name__}.__init__")
         if isinstance(value, Parameter):
-            self._unregister(name)
+            self._unregister(name, keep=self._parameters)
             self._parameters[name] = value
         elif isinstance(value, Module):
-            self._unregister(name)
+            self._unregister(name, keep=self._modules)
             self._modules[name] = value
         elif name in self._parameters:
             if value is not None:
@@ -97,11 +97,14 @@ class Module:
         if not self._unregister(name):
             object.__delattr__(self, name)
 
-    def _unregister(self, name: str) -> bool:
+    def _unregister(self, name: str, keep: dict | None = None) -> bool:
+        """Remove ``name`` from every table but ``keep`` (the one about to be written: an
+        entry replaced there keeps its place in the order, as in PyTorch) and from the
+        instance's plain attributes; True if some table held it."""
         self.__dict__.get("_non_persistent", set()).discard(name)
         found = False
         for table in (self._parameters, self._buffers, self._modules):
-            if name in table:
+            if name in table and table is not keep:
                 del table[name]
                 found = True
         if name in self.__dict__:
@@ -113,7 +116,7 @@ class Module:
         if param is not None and not isinstance(param, Parameter):
             raise TypeError(f"register_parameter({name!r}): expected a Parameter or None, got "
                             f"{type(param).__name__}")
-        self._unregister(name)
+        self._unregister(name, keep=self._parameters)
         self._parameters[name] = param
 
     def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
@@ -123,7 +126,7 @@ class Module:
         if tensor is not None and not isinstance(tensor, Tensor):
             raise TypeError(f"register_buffer({name!r}): expected a Tensor or None, got "
                             f"{type(tensor).__name__}")
-        self._unregister(name)
+        self._unregister(name, keep=self._buffers)
         self._buffers[name] = tensor
         if not persistent:  # (the set is made by the first module that needs one)
             self.__dict__.setdefault("_non_persistent", set()).add(name)
@@ -132,7 +135,7 @@ class Module:
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"add_module({name!r}): expected a Module, got "
                             f"{type(module).__name__}")
-        self._unregister(name)
+        self._unregister(name, keep=self._modules)
         self._modules[name] = module
 
     # -- walking the tree ------------------------------------------------------------------
@@ -363,6 +366,17 @@ class _ModuleSequence(Module):
     def append(self, module: Module) -> Self:
         self.add_module(str(len(self)), module)
         return self
+
+    def __setitem__(self, index: int, module: Module) -> None:
+        """Replace the child at position ``index`` (negative: from the end), in its place."""
+        if not isinstance(module, Module):
+            raise TypeError(f"{type(self).__name__}[{index!r}] = ...: expected a Module, got "
+                            f"{type(module).__name__}")
+        names = list(self._modules)
+        if not isinstance(index, int) or not -len(names) <= index < len(names):
+            raise IndexError(f"{type(self).__name__} index {index!r} is out of range for "
+                             f"{len(names)} modules")
+        self.add_module(names[index], module)
 
 
 class Sequential(_ModuleSequence):

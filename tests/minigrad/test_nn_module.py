@@ -263,3 +263,42 @@ def test_parameter_is_a_tensor_and_ops_on_it_are_plain_tensors():
 def test_forward_must_be_defined():
     with pytest.raises(NotImplementedError, match="forward"):
         nn.Module()(1)
+
+
+def test_replacing_an_entry_keeps_its_place_in_the_order_as_in_pytorch():
+    """Assigning a new child, parameter or buffer under an existing name keeps the entry
+    where it was (PyTorch writes into the same dict); state_dict keys and Sequential's
+    order follow."""
+    torch = pytest.importorskip("torch")
+
+    def build(lib):
+        seq = lib.nn.Sequential(lib.nn.Linear(2, 3), lib.nn.ReLU(), lib.nn.Linear(3, 1))
+        seq.add_module("0", lib.nn.Linear(2, 3))        # replace the first layer
+        seq[1] = lib.nn.Tanh()                            # and the second
+        layer = seq[2]
+        layer.weight = lib.nn.Parameter(layer.weight.detach() * 1)   # weight stays first
+        bn = lib.nn.BatchNorm1d(3)
+        bn.register_buffer("running_mean", lib.zeros(3))  # stays first among the buffers
+        return seq, bn
+
+    (seq, bn), (tseq, tbn) = build(mg), build(torch)
+    assert [type(m).__name__ for m in seq] == [type(m).__name__ for m in tseq] == [
+        "Linear", "Tanh", "Linear"]
+    assert list(seq.state_dict()) == list(tseq.state_dict())
+    assert [name for name, _ in seq.named_parameters()] == [
+        name for name, _ in tseq.named_parameters()]
+    # (PyTorch's BatchNorm also keeps num_batches_tracked, last; minigrad's does not)
+    assert list(bn.state_dict()) == list(tbn.state_dict())[:4]
+
+
+@pytest.mark.parametrize("container", ["Sequential", "ModuleList"])
+def test_setitem_replaces_in_place_and_refuses_what_pytorch_refuses(container):
+    make = getattr(nn, container)
+    seq = make([nn.Linear(2, 2), nn.ReLU()]) if container == "ModuleList" else make(
+        nn.Linear(2, 2), nn.ReLU())
+    seq[-1] = nn.Tanh()
+    assert [type(m).__name__ for m in seq] == ["Linear", "Tanh"]
+    with pytest.raises(IndexError, match="index 2 is out of range for 2 modules"):
+        seq[2] = nn.ReLU()
+    with pytest.raises(TypeError, match="expected a Module, got int"):
+        seq[0] = 3
