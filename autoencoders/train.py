@@ -42,7 +42,9 @@ trains the same global batches as one process would, split across the workers:
   optimizer see the averaged gradients, so the workers stay identical.
 - BatchNorm normalises with each worker's own part of the batch (as PyTorch's DDP does);
   rank 0's running statistics are copied to every worker at the end of each epoch, before
-  the evaluation and the checkpoint.
+  the evaluation and the checkpoint. ``nn.SyncBatchNorm`` (``convert_sync_batchnorm``)
+  normalises with the whole batch's statistics instead, as one process would; a last batch
+  with fewer samples than workers is then skipped by all of them.
 - Rank 0 draws minigrad's random numbers (dropout, noise) as one process does; worker r > 0
   draws from its own stream, seeded from ``(seed, e, r)``.
 - The loss and metrics reported (progress bar, history, evaluation) are sums and counts
@@ -74,7 +76,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 import minigrad as mg
-from minigrad import optim
+from minigrad import nn, optim
 from minigrad.creation import check_size
 from minigrad.data import DataLoader
 from minigrad.io import write_atomically
@@ -135,6 +137,7 @@ class Trainer:
         # of several workers exists; a single process keeps rank 0, world 1 and no DDP.
         self._rank, self._world = 0, 1
         self._ddp = None
+        self._sync_bn = False  # the model has SyncBatchNorm layers (set with the DDP wrapper)
         self._allow_distributed = distributed is None or distributed
 
     @property
@@ -154,6 +157,7 @@ class Trainer:
             return
         self._rank, self._world = dist.get_rank(), dist.get_world_size()
         self._ddp = dist.DistributedDataParallel(self.model, broadcast_buffers=False)
+        self._sync_bn = any(isinstance(m, nn.SyncBatchNorm) for m in self.model.modules())
 
     # -- files ----------------------------------------------------------------------------------
     @property
@@ -416,6 +420,12 @@ class Trainer:
         the workers. Returns (loss, metrics, samples here); loss None without samples."""
         self.optimizer.zero_grad()
         loss, metrics, n = None, {}, 0
+        if self._sync_bn and batch_size < self._world:
+            # SyncBatchNorm's statistics are all-reduced in the forward, which a worker without
+            # a sample would not join: every worker skips such a last batch (as PyTorch's
+            # DistributedSampler(drop_last=True) would), and the optimizer step, with no
+            # gradients, changes nothing.
+            return loss, metrics, n
         if batch is None:
             self._ddp.synchronize()  # no backward here: take part in the others' averaging
             return loss, metrics, n
