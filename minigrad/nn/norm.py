@@ -153,8 +153,7 @@ class SyncBatchNorm(_BatchNorm):
             converted._buffers.update(module._buffers)  # the running statistics when tracked
             return converted.train(module.training)
         for name, child in module.named_children():
-            # Into the table directly: add_module would move the child to the end.
-            module._modules[name] = cls.convert_sync_batchnorm(child)
+            module.add_module(name, cls.convert_sync_batchnorm(child))  # in its place
         return module
 
 
