@@ -93,7 +93,7 @@ def test_latent_space_and_generation_measurements(quick_runs):
         "pca_sq_error_per_pixel"][0]
     generated = _metrics(out, "generate")
     scores = generated["scores"]
-    assert len(scores) == 6
+    assert len(scores) == 8  # AE: 3 samplers, VAE and VAE beta=0.25: 2 each, the floor
     _finite_scores(scores, {"frechet_distance", "confidence", "label_entropy_bits"})
     assert all(0 <= row["label_entropy_bits"] <= np.log2(10) + 1e-9 for row in scores.values())
     for mixture in generated["mixtures"].values():
@@ -103,6 +103,9 @@ def test_latent_space_and_generation_measurements(quick_runs):
     floor = scores.pop("training digits (floor)")["frechet_distance"]
     assert all(floor < row["frechet_distance"] for row in scores.values())
     assert 0 <= generated["classifier"]["test_accuracy"] <= 1
+    conditional = _metrics(out, "conditional")
+    assert set(conditional["per_digit"]) == {str(d) for d in range(10)}
+    assert 0 <= conditional["recognized"] <= 1 and 0.1 <= conditional["confidence"] <= 1
 
 
 def test_superres_upsampling_baselines():
