@@ -41,12 +41,14 @@ from minigrad.distributed.process_group import (
     init_process_group,
     is_initialized,
     monitored_barrier,
+    sum_over_ranks,
 )
 
 __all__ = [
     "init_process_group", "destroy_process_group", "is_initialized",
     "get_rank", "get_world_size", "get_local_rank", "get_backend", "get_communicator",
     "ReduceOp", "all_reduce", "broadcast", "all_gather", "barrier", "all_reduce_sum",
+    "sum_over_ranks",
     "broadcast_object_list", "monitored_barrier", "DistributedDataParallel",
     "Communicator", "CommStats", "MpiCommunicator", "NcclCommunicator", "REDUCE_OPS",
 ]

@@ -45,7 +45,7 @@ from minigrad.tensor import Tensor, _linear
 __all__ = ["init_process_group", "destroy_process_group", "is_initialized", "get_rank",
            "get_world_size", "get_local_rank", "get_backend", "get_communicator", "ReduceOp",
            "all_reduce", "broadcast", "all_gather", "barrier", "broadcast_object_list",
-           "monitored_barrier", "all_reduce_sum"]
+           "monitored_barrier", "all_reduce_sum", "sum_over_ranks"]
 
 BACKENDS = (None, "mpi", "nccl")
 
@@ -281,6 +281,13 @@ def broadcast_object_list(object_list: list, src: int = 0) -> None:
         raise ValueError(f"broadcast_object_list: rank {src} sent {len(received)} objects, "
                          f"this rank's list has {len(object_list)}")
     object_list[:] = received
+
+
+def sum_over_ranks(value: int | float) -> int | float:
+    """The sum of a Python number over all ranks, on every rank, sent by MPI from host
+    memory: for counts known on the host (e.g. from shapes), without a device
+    synchronisation. Every rank must call it."""
+    return _the_group().mpi.comm.allreduce(value)
 
 
 def barrier() -> None:

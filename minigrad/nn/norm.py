@@ -10,10 +10,9 @@ import sys
 from minigrad.autograd import no_grad
 from minigrad.backend import device as _device
 from minigrad.backend import float32
-from minigrad.creation import check_size, full, ones, zeros
+from minigrad.creation import check_size, ones, zeros
 from minigrad.nn import functional as F
 from minigrad.nn.module import Module, Parameter
-from minigrad.ops.conventions import cat
 from minigrad.tensor import Tensor
 
 __all__ = ["BatchNorm1d", "BatchNorm2d", "SyncBatchNorm", "LayerNorm", "GroupNorm"]
@@ -92,7 +91,8 @@ class SyncBatchNorm(_BatchNorm):
 
         m = (sum over workers of sum(x_r)) / n,   v = (sum over workers of sum((x_r - m)^2)) / n,
 
-    two all-reduces of C numbers (the first also sums the counts), the two passes of
+    two all-reduces of C numbers (and n summed over the workers on the host, from the
+    shapes: no device synchronisation), the two passes of
     textbook batch norm; y_r = weight * (x_r - m) / sqrt(v + eps) + bias. The running
     statistics are updated from m and the unbiased v n/(n-1), identically on every worker. So
     data-parallel training gives what one process with the whole batch and BatchNorm gives.
@@ -117,14 +117,12 @@ class SyncBatchNorm(_BatchNorm):
         channels = self.num_features
         axes = (0,) + tuple(range(2, x.ndim))
         shape = (1, channels) + (1,) * (x.ndim - 2)  # broadcasts a (C,) vector along axis 1
-        local_count = full((1,), x.numel() // channels, dtype=x.dtype, device=x.device)
-        sums = dist.all_reduce_sum(cat([x.sum(axis=axes), local_count]))
-        count = int(sums[channels].item())  # n: exact in float64, and in float32 up to 2^24
+        count = dist.sum_over_ranks(x.numel() // channels)  # n, from the shapes, on the host
         if count < 2:
             raise ValueError(f"{type(self).__name__}: training needs more than one value per "
                              f"channel over all workers, got input shape {x.shape} here and "
                              f"{count} value(s) per channel in all")
-        mean = sums[:channels] / count
+        mean = dist.all_reduce_sum(x.sum(axis=axes)) / count
         centred = x - mean.reshape(shape)
         var = dist.all_reduce_sum((centred * centred).sum(axis=axes)) / count
         y = centred / (var + self.eps).sqrt().reshape(shape)

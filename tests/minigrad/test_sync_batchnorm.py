@@ -42,12 +42,15 @@ def pair(shape, **options):
     return modules
 
 
+# minigrad.distributed's collectives in a world of one: the identity.
+ONE_WORKER = types.SimpleNamespace(all_reduce_sum=lambda t: t, sum_over_ranks=lambda n: n)
+
+
 @pytest.fixture
 def one_worker_all_reduce(monkeypatch):
     """SyncBatchNorm takes its synchronised path, with the all-reduce of a world of one (the
     identity): its own formulas, on one process."""
-    stand_in = types.SimpleNamespace(all_reduce_sum=lambda t: t)
-    monkeypatch.setattr(norm, "_distributed_with_several_workers", lambda: stand_in)
+    monkeypatch.setattr(norm, "_distributed_with_several_workers", lambda: ONE_WORKER)
 
 
 OPTIONS = {"default": {}, "no_affine": {"affine": False},
@@ -85,8 +88,7 @@ def test_the_synchronised_formulas_agree_with_batchnorm(one_worker_all_reduce, s
 def test_agrees_with_pytorch_batchnorm(monkeypatch, shape, synchronised):
     torch = pytest.importorskip("torch")
     if synchronised:
-        stand_in = types.SimpleNamespace(all_reduce_sum=lambda t: t)
-        monkeypatch.setattr(norm, "_distributed_with_several_workers", lambda: stand_in)
+        monkeypatch.setattr(norm, "_distributed_with_several_workers", lambda: ONE_WORKER)
     rng = np.random.default_rng(2)
     _, sync = pair(shape)
     theirs = (torch.nn.BatchNorm2d if len(shape) == 4 else torch.nn.BatchNorm1d)(
@@ -112,8 +114,7 @@ def test_agrees_with_pytorch_batchnorm(monkeypatch, shape, synchronised):
 @pytest.mark.parametrize("synchronised", [False, True], ids=["plain", "synchronised"])
 def test_wrong_inputs_get_batchnorm_messages(monkeypatch, synchronised):
     if synchronised:
-        stand_in = types.SimpleNamespace(all_reduce_sum=lambda t: t)
-        monkeypatch.setattr(norm, "_distributed_with_several_workers", lambda: stand_in)
+        monkeypatch.setattr(norm, "_distributed_with_several_workers", lambda: ONE_WORKER)
     sync = nn.SyncBatchNorm(3)
     shapes = r"\(N, C\) or \(N, C, L\) or \(N, C, H, W\) with C = 3"
     with pytest.raises(ValueError, match=rf"SyncBatchNorm\(3\) expects input {shapes}, got "
