@@ -30,7 +30,6 @@ import common
 import minigrad as mg
 from autoencoders import generation as G
 from autoencoders import plots, tasks
-from autoencoders.classifier import load_or_train
 from autoencoders.models import CVAE, cvae_loss_fn
 
 
@@ -52,10 +51,7 @@ def parser() -> argparse.ArgumentParser:
                    help="samples per digit in samples.png")
     p.add_argument("--n-samples", type=common.positive_int, default=1000,
                    help="samples of each of the ten digits for the classifier's verdict")
-    p.add_argument("--classifier-epochs", type=common.positive_int, default=None,
-                   help="epochs of the digit classifier (default: 20 on full MNIST; on a "
-                        "smaller data set as many as give the same number of steps)")
-    p.set_defaults(matched_epoch_flags={"classifier_epochs": 20})
+    common.add_classifier_flag(p)
     tasks.add_subset_flags(p)
     return p
 
@@ -67,10 +63,7 @@ def run(args: argparse.Namespace) -> dict:
     out, shape = Path(args.out), data.image_shape
     x_train = data.x_train.reshape(len(data.x_train), -1)
     x_test = data.x_test.reshape(len(data.x_test), -1)
-    classifier, classifier_info = load_or_train(
-        x_train, data.y_train, x_test, data.y_test, out / "classifier.npz", device=device,
-        epochs=args.classifier_epochs, seed=args.seed, progress=not args.no_progress)
-    print(f"classifier test accuracy {classifier_info['test_accuracy']:.4f}")
+    classifier, classifier_info = common.digit_classifier(args, data, device)
 
     mg.manual_seed(args.seed)
     sizes = (x_train.shape[1], *args.hidden, args.latent_dim)

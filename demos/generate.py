@@ -42,7 +42,6 @@ import common
 import minigrad as mg
 from autoencoders import generation as G
 from autoencoders import plots, tasks
-from autoencoders.classifier import load_or_train
 from autoencoders.models import VAE, MLPAutoencoder, autoencoder_loss_fn, vae_loss_fn
 
 PUBLISHED_FID = {"VAE, z ~ N(0, I)": 19.21, "AE, 10-component GMM": 10.66}
@@ -57,10 +56,7 @@ def parser() -> argparse.ArgumentParser:
                    help="Gaussian mixture components")
     p.add_argument("--vae-betas", type=lambda t: [float(b) for b in t.split(",")],
                    default=[1.0, 0.25], help="one VAE per beta (weight of the KL term)")
-    p.add_argument("--classifier-epochs", type=common.positive_int, default=None,
-                   help="epochs of the digit classifier (default: 20 on full MNIST; on a "
-                        "smaller data set as many as give the same number of steps)")
-    p.set_defaults(matched_epoch_flags={"classifier_epochs": 20})
+    common.add_classifier_flag(p)
     tasks.add_subset_flags(p)
     return p
 
@@ -72,10 +68,7 @@ def run(args: argparse.Namespace) -> dict:
     out, shape, n = Path(args.out), data.image_shape, args.n_samples
     x_train = data.x_train.reshape(len(data.x_train), -1)
     x_test = data.x_test.reshape(len(data.x_test), -1)
-    classifier, classifier_info = load_or_train(
-        x_train, data.y_train, x_test, data.y_test, out / "classifier.npz", device=device,
-        epochs=args.classifier_epochs, seed=args.seed, progress=not args.no_progress)
-    print(f"classifier test accuracy {classifier_info['test_accuracy']:.4f}")
+    classifier, classifier_info = common.digit_classifier(args, data, device)
 
     sizes = (x_train.shape[1], *args.hidden, args.latent_dim)
     vae_samplers = ("N(0, I)", f"{args.components}-component GMM")
