@@ -41,3 +41,9 @@ def make(device):
                          requires_grad=requires_grad)
 
     return _make
+
+
+@pytest.fixture
+def torch():
+    """PyTorch, the reference of many tests: the test is skipped where it is not installed."""
+    return pytest.importorskip("torch")

@@ -21,10 +21,6 @@ import minigrad.nn.functional as F
 DEVICES = ["cpu", "strict:cpu", "strict:device1"]
 
 
-@pytest.fixture
-def torch():
-    return pytest.importorskip("torch")
-
 
 def normal(*shape, seed=0):
     return np.random.default_rng(seed + 7 * sum(shape) + len(shape)).standard_normal(shape)

@@ -10,11 +10,6 @@ import minigrad as mg
 from minigrad.autograd import Function
 
 
-@pytest.fixture
-def torch():
-    return pytest.importorskip("torch")
-
-
 def host(t):
     return mg.to_numpy(t)
 

@@ -11,10 +11,6 @@ import minigrad as mg
 grad = mg.autograd.grad
 
 
-@pytest.fixture
-def torch():
-    return pytest.importorskip("torch")
-
 
 def leaf(device, values):
     return mg.tensor(np.asarray(values, dtype=np.float64), device=device, requires_grad=True)

@@ -20,10 +20,6 @@ from minigrad import nn
 grad = mg.autograd.grad
 
 
-@pytest.fixture
-def torch():
-    return pytest.importorskip("torch")
-
 
 # -- data ---------------------------------------------------------------------------------------
 

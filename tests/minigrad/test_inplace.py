@@ -10,11 +10,6 @@ import pytest
 import minigrad as mg
 
 
-@pytest.fixture
-def torch():
-    return pytest.importorskip("torch")
-
-
 def host(t):
     return mg.to_numpy(t)
 

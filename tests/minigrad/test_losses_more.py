@@ -19,10 +19,6 @@ DEVICES = ["cpu", "strict:cpu", "strict:device1"]
 REDUCTIONS = ["mean", "sum", "none"]
 
 
-@pytest.fixture
-def torch():
-    return pytest.importorskip("torch")
-
 
 def rng(seed=0):
     return np.random.default_rng(seed)

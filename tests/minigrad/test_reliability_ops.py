@@ -20,11 +20,6 @@ from minigrad.ops import shape as shape_ops
 from minigrad.ops.activations import _erf, _erfc
 
 
-@pytest.fixture
-def torch():
-    return pytest.importorskip("torch")
-
-
 def assert_same_floats(actual, expected, rtol=1e-14):
     """Equal where finite (to rtol), and the same infinities and nans, element by element."""
     actual, expected = np.asarray(actual, dtype=float), np.asarray(expected, dtype=float)
