@@ -95,9 +95,18 @@ def _apply(fn, adjoint, t, name: str):
     return _linear(t, fn, adjoint, name) if isinstance(t, Tensor) else fn(t)
 
 
-def _zero_d(x: Tensor, index, dim: int, op: str):
+def _zero_d(x: Tensor, dim: int, op: str):
     if x.ndim == 0 and dim not in (0, -1):
         raise IndexError(f"{op}: dimension {dim} is out of range for a 0-d tensor")
+
+
+def _on_zero_d(op, x: Tensor, dim: int, index, src: Tensor | None, *args) -> Tensor:
+    """``op`` (gather or a scatter) on a 0-d x, index and src, as PyTorch does: as on
+    1-element vectors along dim 0 (or -1), the result back to 0-d."""
+    _zero_d(x, dim, op.__name__)
+    vector = _leaf(x.device.xp.reshape(index, (1,)), x.device)
+    sources = () if src is None else (reshape(src, (1,)),)
+    return reshape(op(reshape(x, (1,)), 0, vector, *sources, *args), ())
 
 
 def gather(x: Tensor, dim: int, index) -> Tensor:
@@ -109,9 +118,8 @@ def gather(x: Tensor, dim: int, index) -> Tensor:
     if not isinstance(x, Tensor):
         raise _not_a_tensor("gather", "x", x)
     index = _index_array(index, x, "gather")
-    if x.ndim == 0:  # as a 1-element vector
-        _zero_d(x, index, dim, "gather")
-        return reshape(gather(reshape(x, (1,)), 0, reshape(_leaf(index, x.device), (1,))), ())
+    if x.ndim == 0:
+        return _on_zero_d(gather, x, dim, index, None)
     dim = _axis(dim, x.ndim, "gather")
     take, scatter_add_ = _gather_pair(x, _positions(x, dim, index, "gather"))
     return _linear(x, take, scatter_add_, "gather")
@@ -128,9 +136,7 @@ def scatter_add(x: Tensor, dim: int, index, src: Tensor) -> Tensor:
     index = _index_array(index, x, "scatter_add")
     src = _source(src, index, x, "scatter_add")
     if x.ndim == 0:
-        _zero_d(x, index, dim, "scatter_add")
-        return reshape(scatter_add(reshape(x, (1,)), 0, _leaf(x.device.xp.reshape(index, (1,)),
-                                                               x.device), reshape(src, (1,))), ())
+        return _on_zero_d(scatter_add, x, dim, index, src)
     dim = _axis(dim, x.ndim, "scatter_add")
     take, scatter_add_ = _gather_pair(x, _positions(x, dim, index, "scatter_add"))
     return x + _linear(src, scatter_add_, take, "scatter_add")
@@ -197,9 +203,7 @@ def scatter(x: Tensor, dim: int, index, src=None, value=None, reduce=None) -> Te
     index = _index_array(index, x, "scatter")
     src = _source(src if src is not None else value, index, x, "scatter")
     if x.ndim == 0:
-        _zero_d(x, index, dim, "scatter")
-        return reshape(scatter(reshape(x, (1,)), 0, _leaf(x.device.xp.reshape(index, (1,)),
-                                                           x.device), reshape(src, (1,))), ())
+        return _on_zero_d(scatter, x, dim, index, src)
     xp = x.device.xp
     dim = _axis(dim, x.ndim, "scatter")
     positions = _positions(x, dim, index, "scatter")
@@ -238,11 +242,7 @@ def scatter_reduce(x: Tensor, dim: int, index, src: Tensor, reduce: str,
     index = _index_array(index, x, "scatter_reduce")
     src = _source(src, index, x, "scatter_reduce")
     if x.ndim == 0:
-        _zero_d(x, index, dim, "scatter_reduce")
-        out = scatter_reduce(reshape(x, (1,)), 0, _leaf(x.device.xp.reshape(index, (1,)),
-                                                         x.device), reshape(src, (1,)),
-                             reduce, include_self)
-        return reshape(out, ())
+        return _on_zero_d(scatter_reduce, x, dim, index, src, reduce, include_self)
     xp = x.device.xp
     dim = _axis(dim, x.ndim, "scatter_reduce")
     shape = tuple(x.data.shape)
@@ -362,7 +362,7 @@ def index_select(x: Tensor, dim: int, index) -> Tensor:
     if idx.ndim > 1:
         raise IndexError(f"index_select: index must be 0-d or 1-D, got {idx.ndim} dimensions")
     if x.ndim == 0:
-        _zero_d(x, idx, dim, "index_select")
+        _zero_d(x, dim, "index_select")
         return gather(x, 0, _leaf(x.device.xp.reshape(idx, ()), x.device))
     dim = _axis(dim, x.ndim, "index_select")
     n = x.shape[dim]
@@ -461,7 +461,7 @@ def _sort_indices(x: Tensor, dim: int, descending: bool, op: str):
         raise _not_a_tensor(op, "x", x)
     xp = x.device.xp
     if x.ndim == 0:
-        _zero_d(x, None, dim, op)
+        _zero_d(x, dim, op)
         return None, 0, xp.zeros((), dtype=x.device.xp_dtype(int64), device=x.device.native)
     dim = _axis(dim, x.ndim, op)
     order = xp.argsort(x.data, axis=dim, descending=descending, stable=True)
