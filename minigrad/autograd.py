@@ -27,6 +27,7 @@ gradient from the new values.
 from __future__ import annotations
 
 import functools
+import heapq
 import itertools
 
 __all__ = ["no_grad", "enable_grad", "is_grad_enabled", "set_grad_enabled", "inference_mode",
@@ -145,10 +146,12 @@ class Node:
     saved:    while backward runs, the values it reads (arrays, or tensors with
               create_graph), in the order the op listed them; see ``_unpack``.
     xp:       while backward runs, the namespace to compute with (arrays or tensors).
+    sequence: the node's place in the order nodes were made; the backward pass runs them
+              newest first.
     """
 
-    __slots__ = ("backward", "inputs", "next", "device", "_saved", "_versions", "saved", "xp",
-                 "__dict__")
+    __slots__ = ("backward", "inputs", "next", "device", "sequence", "_saved", "_versions",
+                 "saved", "xp", "__dict__")
     # Rarely set (a saved output, retain_grad(), a freed graph): class defaults, so that
     # creating a node, once per op, does not pay for them (the __dict__ slot holds them).
     _output = _retained = _freed_qualname = None
@@ -158,6 +161,7 @@ class Node:
         self.inputs = inputs
         self.next = _edges(inputs)
         self.device = output.device
+        self.sequence = next(_sequence)
         self._saved = saved
         if saved:
             versions = []
@@ -241,6 +245,9 @@ class Node:
         self.backward = _graph_freed
         self.inputs = self.next = self._saved = self._versions = ()
         self._output = None
+
+
+_sequence = itertools.count()  # numbers the nodes as they are made (Node.sequence)
 
 
 def _edges(inputs: tuple) -> tuple:
@@ -337,30 +344,31 @@ def _run(roots, seeds, retain_graph: bool, create_graph: bool, inputs=None,
     """The backward pass from the tensors ``roots`` (seeded with ``seeds``: arrays, or tensors
     when ``create_graph``). accumulate: add into the ``.grad`` of leaves (of ``inputs`` only,
     when given) and of tensors that retain_grad(). Returns {id(vertex): gradient} for the
-    vertices of ``inputs``."""
-    vertices = [_vertex(root) for root in roots]
-    order = _topological_order(vertices)
+    vertices of ``inputs``.
+
+    Nodes run newest first, as in PyTorch's engine: a node's inputs were made before it, so
+    by the time the newest waiting node runs, every gradient that flows into it has arrived.
+    ``waiting`` is a heap of the nodes that have received a gradient, keyed by -sequence; the
+    graph needs no sort beforehand. Leaves have nothing to run: their gradients are complete
+    when no node is left, and only then reach ``.grad``.
+    """
     input_ids = set() if inputs is None else {id(_vertex(t)) for t in inputs}
-    needed = None if inputs is None else _needed(order, input_ids)
-    grads: dict[int, object] = {}
-    for vertex, seed in zip(vertices, seeds, strict=True):
-        previous = grads.get(id(vertex))
-        grads[id(vertex)] = seed if previous is None else previous + seed
+    # With inputs, only the nodes on a path to one of them need to run their backward.
+    needed = None
+    if inputs is not None:
+        needed = _needed(_topological_order([_vertex(root) for root in roots]), input_ids)
+    grads: dict[int, object] = {}  # id(vertex) -> the sum of the gradients it has received
+    waiting: list = []  # heap of (-node.sequence, node)
+    leaves: list = []  # leaves that have received a gradient, in order of arrival
+    for root, seed in zip(roots, seeds, strict=True):
+        _receive(_vertex(root), seed, grads, waiting, leaves)
     captured = {}
-    for position in range(len(order) - 1, -1, -1):
-        vertex = order[position]
-        order[position] = None  # let what it holds go once nothing else needs it
-        key = id(vertex)
-        g = grads.pop(key, None)
-        if g is None:
-            continue
+    while waiting:
+        node = heapq.heappop(waiting)[1]
+        key = id(node)
+        g = grads.pop(key)
         if key in input_ids:
             captured[key] = g
-        if type(vertex) is not Node:  # a leaf
-            if accumulate and (inputs is None or key in input_ids):
-                _accumulate(vertex, g, create_graph)
-            continue
-        node = vertex
         if node._retained is not None and accumulate and inputs is None:
             retained = node._retained()
             if retained is not None:
@@ -381,12 +389,31 @@ def _run(roots, seeds, retain_graph: bool, create_graph: bool, inputs=None,
             array = pg.data if create_graph else pg
             if array.shape != parent.data.shape or array.dtype != parent.data.dtype:
                 pg = _fitted(pg, parent, create_graph)
-            previous = grads.get(id(target))
-            # Out of place: a backward may hand the same array to several inputs.
-            grads[id(target)] = pg if previous is None else previous + pg
+            _receive(target, pg, grads, waiting, leaves)
         if not retain_graph:
             node._release()
+    for leaf in leaves:
+        key = id(leaf)
+        g = grads.pop(key)
+        if key in input_ids:
+            captured[key] = g
+        if accumulate and (inputs is None or key in input_ids):
+            _accumulate(leaf, g, create_graph)
     return captured
+
+
+def _receive(vertex, g, grads: dict, waiting: list, leaves: list) -> None:
+    """Hand gradient g to a vertex: the first one it receives (a node then starts waiting to
+    run, a leaf to be filled), or one more to add to its sum."""
+    key = id(vertex)
+    if key in grads:  # out of place: a backward may hand the same array to several inputs
+        grads[key] = grads[key] + g
+    elif type(vertex) is Node:
+        grads[key] = g
+        heapq.heappush(waiting, (-vertex.sequence, vertex))
+    else:
+        grads[key] = g
+        leaves.append(vertex)
 
 
 def _accumulate(tensor, g, create_graph: bool) -> None:

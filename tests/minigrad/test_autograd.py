@@ -72,6 +72,46 @@ def test_diamond_graph_sums_both_paths(device):
     np.testing.assert_allclose(grad_of(x), (2 * (2 * values) + np.exp(2 * values)) * 2)
 
 
+def test_a_node_runs_once_with_the_gradients_of_all_its_readers(device):
+    """y is read by an op made right after it and by the last op of a 20-op branch made from
+    it; its backward must wait for both and run once, with their sum (the engine runs nodes
+    newest first). Checked against the closed form d/dx [3y + (y + 20)^2], y = 2x."""
+    received = []
+
+    class Probe(mg.autograd.Function):  # the identity, recording the gradients it receives
+        @staticmethod
+        def forward(ctx, x):
+            return x * 1
+
+        @staticmethod
+        def backward(ctx, g):
+            received.append(mg.to_numpy(g).copy())
+            return g
+
+    x = leaf(device, [0.5, -1.0])
+    y = Probe.apply(x * 2)
+    near = y * 3
+    branch = y
+    for _ in range(20):
+        branch = branch + 1
+    (near + branch * branch).sum().backward()
+    values = 2 * np.array([0.5, -1.0])
+    np.testing.assert_allclose(np.array(received), [3 + 2 * (values + 20)])
+    np.testing.assert_allclose(grad_of(x), 2 * (3 + 2 * (values + 20)))
+
+
+def test_several_roots_share_one_pass(device):
+    """autograd.grad of two outputs (made in either order) sums their gradients; a node they
+    share runs once."""
+    x = leaf(device, [1.0, 2.0])
+    shared = x.exp()
+    first, second = (shared * 2).sum(), (shared * shared).sum()
+    for outputs in ((first, second), (second, first)):
+        (g,) = mg.autograd.grad(outputs, x, retain_graph=True)
+        e = np.exp([1.0, 2.0])
+        np.testing.assert_allclose(mg.to_numpy(g), 2 * e + 2 * e * e)
+
+
 def test_tensor_used_twice_in_one_op(device):
     x = leaf(device, [1.5, -2.0])
     (x * x + x).sum().backward()
