@@ -127,11 +127,18 @@ that would be a reference cycle between the output tensor and its grad_fn)."""
 tensor_namespace = None
 
 
-def _graph_freed(ctx, g):
-    raise RuntimeError(
-        "Trying to backward through the graph a second time (or to read its saved values "
-        "after they were freed): the first backward() freed them. Call backward("
-        "retain_graph=True) the first time if you need to backward twice.")
+@functools.cache
+def _freed_backward(qualname: str):
+    """The backward of a node whose graph a backward pass freed: it raises, and keeps the
+    op's name (``Node.name`` reads the qualname). One per op name, made once."""
+    def backward(ctx, g):
+        raise RuntimeError(
+            "Trying to backward through the graph a second time (or to read its saved values "
+            "after they were freed): the first backward() freed them. Call backward("
+            "retain_graph=True) the first time if you need to backward twice.")
+
+    backward.__qualname__ = qualname
+    return backward
 
 
 class Node:
@@ -154,7 +161,7 @@ class Node:
                  "saved", "xp", "__dict__")
     # Rarely set (a saved output, retain_grad(), a freed graph): class defaults, so that
     # creating a node, once per op, does not pay for them (the __dict__ slot holds them).
-    _output = _retained = _freed_qualname = None
+    _output = _retained = None
 
     def __init__(self, backward, inputs: tuple, saved: tuple, output):
         self.backward = backward
@@ -178,8 +185,7 @@ class Node:
     @property
     def name(self) -> str:
         """The op's name: the function that defined the backward (``mul``, ``conv2d`` ...)."""
-        qualname = self._freed_qualname or self.backward.__qualname__
-        parts = qualname.replace(".<locals>", "").split(".")
+        parts = self.backward.__qualname__.replace(".<locals>", "").split(".")
         return parts[-2] if len(parts) > 1 and parts[-1] == "backward" else parts[-1]
 
     @property
@@ -241,10 +247,10 @@ class Node:
     def _release(self) -> None:
         """Free what the backward holds and the edges (so that intermediate tensors go) after
         a backward without retain_graph; the output stays a non-leaf."""
-        self._freed_qualname = self.backward.__qualname__
-        self.backward = _graph_freed
+        self.backward = _freed_backward(self.backward.__qualname__)
         self.inputs = self.next = self._saved = self._versions = ()
-        self._output = None
+        if self._output is not None:  # (an unset one is the class's: no instance dict made)
+            self._output = None
 
 
 _sequence = itertools.count()  # numbers the nodes as they are made (Node.sequence)
