@@ -159,7 +159,7 @@ class Node:
 
     __slots__ = ("backward", "inputs", "next", "device", "sequence", "_saved", "_versions",
                  "saved", "xp", "__dict__")
-    # Rarely set (a saved output, retain_grad(), a freed graph): class defaults, so that
+    # Rarely set (a saved output, retain_grad()): class defaults, so that
     # creating a node, once per op, does not pay for them (the __dict__ slot holds them).
     _output = _retained = None
 
