@@ -10,8 +10,9 @@ Targets (docs/reproduction.md has their settings and the numbers measured):
   784-1000-500-250-30 autoencoder, 13.87 for PCA-30 (computed in the same run);
 - vae: PyTorch's examples/vae (784-400-20, 10 epochs): test loss (BCE + KL) 105.6 nats;
 - iwae: Burda et al. (ICLR 2016), Table 1: test log p(x) of a VAE (k = 1), -86.76, and an
-  IWAE (k = 5), -85.54, after 3,280 passes; here --iwae-epochs of the same schedule, met
-  when the VAE reaches -89.0 nats and the IWAE beats the VAE (generative_runs.table1).
+  IWAE (k = 5), -85.54, after 3,280 passes; here --iwae-epochs, the learning rate annealed
+  within them, met when the VAE reaches -89.0 nats and the IWAE beats the VAE
+  (generative_runs.table1).
 
 Each target writes into --out/<target>/ (--out/<target>/seed_<s>/ with --seeds above 1), the
 summary (published vs measured, passed, minutes; with several seeds the means, their standard
@@ -93,7 +94,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--hinton-epochs", type=common.positive_int, default=100,
                    help="epochs of the Hinton target's autoencoder")
     p.add_argument("--iwae-epochs", type=common.positive_int, default=200,
-                   help="epochs of each IWAE-target model (the paper's schedule, cut here)")
+                   help="epochs of each IWAE-target model (the learning rate annealed "
+                        "within them)")
     p.add_argument("--out", default="runs/reproduce",
                    help="output folder: one subfolder per target, metrics.json the summary")
     p.add_argument("--resume", action="store_true",
