@@ -45,6 +45,10 @@ class Module:
     """Base class of layers and models: subclasses set attributes in ``__init__`` (after
     calling ``super().__init__()``) and define ``forward``; ``module(x)`` calls ``forward``."""
 
+    # Names of this module's buffers that load_state_dict may find missing (added after
+    # checkpoints were written without them): a subclass lists them.
+    _optional_state: tuple[str, ...] = ()
+
     def __init__(self):
         # object.__setattr__: our own __setattr__ needs these three dicts to exist already.
         object.__setattr__(self, "_parameters", {})
@@ -268,7 +272,9 @@ class Module:
 
     def load_state_dict(self, state, strict: bool = True) -> IncompatibleKeys:
         """Copy values from ``state`` ({name: Tensor or array}) into the parameters and buffers,
-        onto their device and dtype. strict=True: missing and unexpected names are errors.
+        onto their device and dtype. strict=True: missing and unexpected names are errors
+        (except a module's ``_optional_state``, names older checkpoints lack, such as
+        BatchNorm's num_batches_tracked: those keep their value).
         A shape mismatch, or a value that is not numbers (a string, Python objects), is
         always an error. Every value is converted before the first is assigned, so on any
         error (RuntimeError listing each problem by name) nothing has changed."""
@@ -276,7 +282,9 @@ class Module:
             raise TypeError(f"load_state_dict expects a dict {{name: tensor}}, got "
                             f"{type(state).__name__}")
         own = dict(self._state_entries())
-        missing = [k for k in own if k not in state]
+        optional = {f"{prefix}.{key}" if prefix else key
+                    for prefix, module in self.named_modules() for key in module._optional_state}
+        missing = [k for k in own if k not in state and k not in optional]
         unexpected = [k for k in state if k not in own]
         problems = []
         if strict and missing:

@@ -9,7 +9,7 @@ import sys
 
 from minigrad.autograd import no_grad
 from minigrad.backend import device as _device
-from minigrad.backend import float32
+from minigrad.backend import float32, int64
 from minigrad.creation import check_size, ones, zeros
 from minigrad.nn import functional as F
 from minigrad.nn.module import Module, Parameter
@@ -19,12 +19,18 @@ __all__ = ["BatchNorm1d", "BatchNorm2d", "SyncBatchNorm", "LayerNorm", "GroupNor
 
 
 class _BatchNorm(Module):
-    """Per-channel normalisation with batch statistics in training (updating running
-    averages, momentum 0.1 as PyTorch) and the running statistics in eval mode."""
+    """Per-channel normalisation with batch statistics in training and the running statistics
+    in eval mode, as PyTorch's.
+
+    Each training forward adds one to ``num_batches_tracked`` and moves the running
+    statistics by ``momentum`` (0.1: r <- 0.9 r + 0.1 batch statistic); momentum=None makes
+    them the plain average of all batches so far (the factor is 1 / num_batches_tracked)."""
 
     _input_ndims: tuple[int, ...] = ()
+    # Checkpoints written before minigrad kept the count load without it (it then stays 0).
+    _optional_state = ("num_batches_tracked",)
 
-    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1,
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
                  affine: bool = True, track_running_stats: bool = True, device=None,
                  dtype=float32):
         super().__init__()
@@ -32,12 +38,16 @@ class _BatchNorm(Module):
         name = type(self).__name__
         num_features = check_size(num_features, f"{name}: num_features")
         for option, value, rule in (("eps", eps, ">= 0"), ("momentum", momentum, "in [0, 1]")):
+            if option == "momentum" and value is None:
+                continue  # the cumulative average
             if isinstance(value, bool) or not isinstance(value, numbers.Real):
-                raise TypeError(f"{name}: {option} must be a real number, got "
+                raise TypeError(f"{name}: {option} must be a real number"
+                                f"{' or None' if option == 'momentum' else ''}, got "
                                 f"{type(value).__name__} {value!r}")
             if not (0 <= value and math.isfinite(value)) or (option == "momentum" and value > 1):
                 raise ValueError(f"{name}: {option} must be a finite number {rule}, got {value}")
-        self.num_features, self.eps, self.momentum = num_features, float(eps), float(momentum)
+        self.num_features, self.eps = num_features, float(eps)
+        self.momentum = None if momentum is None else float(momentum)
         self.affine, self.track_running_stats = affine, track_running_stats
         if affine:
             self.weight = Parameter(ones(num_features, dtype=dtype, device=dev))
@@ -47,8 +57,9 @@ class _BatchNorm(Module):
         if track_running_stats:
             self.register_buffer("running_mean", zeros(num_features, dtype=dtype, device=dev))
             self.register_buffer("running_var", ones(num_features, dtype=dtype, device=dev))
+            self.register_buffer("num_batches_tracked", zeros((), dtype=int64, device=dev))
         else:
-            self.running_mean = self.running_var = None
+            self.running_mean = self.running_var = self.num_batches_tracked = None
 
     def _check_input(self, x: Tensor) -> None:
         if x.ndim not in self._input_ndims or x.shape[1] != self.num_features:
@@ -57,10 +68,22 @@ class _BatchNorm(Module):
             raise ValueError(f"{type(self).__name__}({self.num_features}) expects input "
                              f"{shapes} with C = {self.num_features}, got shape {x.shape}")
 
+    def _average_factor(self) -> float:
+        """Counts a training batch; returns how far the running statistics move towards its
+        statistics: momentum, or 1 / num_batches_tracked when momentum is None (reading the
+        count back from the device, as PyTorch does; only then)."""
+        if not (self.training and self.num_batches_tracked is not None):
+            return 0.0 if self.momentum is None else self.momentum
+        with no_grad():
+            self.num_batches_tracked.add_(1)
+        if self.momentum is None:
+            return 1.0 / float(self.num_batches_tracked.item())
+        return self.momentum
+
     def forward(self, x: Tensor) -> Tensor:
         self._check_input(x)
         return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
-                            self.training or self.running_mean is None, self.momentum,
+                            self.training or self.running_mean is None, self._average_factor(),
                             self.eps)
 
     def extra_repr(self) -> str:
@@ -131,10 +154,11 @@ class SyncBatchNorm(_BatchNorm):
         if self.bias is not None:
             y = y + self.bias.reshape(shape)
         if self.running_mean is not None:
+            factor = self._average_factor()
             with no_grad():
-                self.running_mean.mul_(1 - self.momentum).add_(mean, alpha=self.momentum)
+                self.running_mean.mul_(1 - factor).add_(mean, alpha=factor)
                 unbiased = var * (count / (count - 1))
-                self.running_var.mul_(1 - self.momentum).add_(unbiased, alpha=self.momentum)
+                self.running_var.mul_(1 - factor).add_(unbiased, alpha=factor)
         return y
 
     @classmethod

@@ -54,7 +54,8 @@ def test_layers_take_device_and_dtype():
                   nn.Conv2d(1, 2, 3, device="strict:device1", dtype=mg.float64),
                   nn.BatchNorm2d(2, device="strict:device1", dtype=mg.float64)):
         for t in (*layer.parameters(), *layer.buffers()):
-            assert t.device == mg.device("strict:device1") and t.dtype == mg.float64
+            assert t.device == mg.device("strict:device1")
+            assert t.dtype == (mg.int64 if t.ndim == 0 else mg.float64)  # BatchNorm's count
 
 
 # -- gradchecks of every layer ------------------------------------------------------------------
@@ -161,6 +162,63 @@ def test_batch_norm_training_and_running_statistics(device, rng, shape, layer_ty
                 * weight.reshape(bshape) + bias.reshape(bshape))
     np.testing.assert_allclose(y.numpy(), expected, atol=1e-10)
     np.testing.assert_allclose(host(layer.running_mean), running_mean, atol=1e-12)
+
+
+@pytest.mark.parametrize("layer_type", [nn.BatchNorm1d, nn.BatchNorm2d, nn.SyncBatchNorm])
+def test_batch_norm_counts_batches_and_momentum_none_averages_them_all(device, rng, layer_type):
+    """num_batches_tracked counts training forwards (not eval ones); with momentum=None the
+    running statistics are the plain mean of every batch's mean and unbiased variance, the
+    starting values forgotten (PyTorch's cumulative moving average)."""
+    layer = layer_type(3, momentum=None, device=device, dtype=mg.float64)
+    assert layer.num_batches_tracked.dtype == mg.int64 and layer.num_batches_tracked.shape == ()
+    shape = (5, 3, 4) if layer_type is nn.BatchNorm1d else (5, 3, 2, 2)
+    axes = (0, *range(2, len(shape)))
+    means, variances = [], []
+    for step in range(4):
+        x = rng.standard_normal(shape) * (step + 1) + step
+        layer(mg.tensor(x, device=device))
+        means.append(x.mean(axis=axes))
+        variances.append(x.var(axis=axes, ddof=1))
+        assert layer.num_batches_tracked.item() == step + 1
+    np.testing.assert_allclose(host(layer.running_mean), np.mean(means, axis=0), atol=1e-12)
+    np.testing.assert_allclose(host(layer.running_var), np.mean(variances, axis=0), atol=1e-12)
+    layer.eval()
+    layer(mg.tensor(rng.standard_normal(shape), device=device))
+    assert layer.num_batches_tracked.item() == 4
+    assert "momentum=None" in repr(layer)
+
+
+def test_batch_norm_momentum_none_and_its_count_match_torch(rng):
+    torch = pytest.importorskip("torch")
+    ours = nn.BatchNorm1d(3, momentum=None, dtype=mg.float64)
+    theirs = torch.nn.BatchNorm1d(3, momentum=None, dtype=torch.float64)
+    for step in range(3):
+        x = rng.standard_normal((4, 3)) + step
+        ours(mg.tensor(x))
+        theirs(torch.tensor(x))
+    for name, value in theirs.state_dict().items():
+        np.testing.assert_allclose(ours.state_dict()[name].numpy(), value.numpy(), atol=1e-12,
+                                   err_msg=name)
+
+
+def test_batch_norm_loads_pytorch_state_and_checkpoints_without_the_count(rng):
+    """A PyTorch BatchNorm's state_dict (num_batches_tracked included) loads strictly; a
+    checkpoint written before minigrad kept the count loads too, the count staying 0."""
+    torch = pytest.importorskip("torch")
+    theirs = torch.nn.BatchNorm2d(3)
+    theirs(torch.randn(4, 3, 2, 2))
+    theirs(torch.randn(4, 3, 2, 2))
+    ours = nn.BatchNorm2d(3)
+    ours.load_state_dict({name: value.numpy() for name, value in theirs.state_dict().items()})
+    assert ours.num_batches_tracked.item() == 2
+    np.testing.assert_allclose(ours.running_var.numpy(), theirs.running_var.numpy(), rtol=1e-6)
+    old = {name: value for name, value in nn.BatchNorm2d(3).state_dict().items()
+           if name != "num_batches_tracked"}
+    fresh = nn.BatchNorm2d(3)
+    assert fresh.load_state_dict(old).missing_keys == []  # as PyTorch's for its old versions
+    assert fresh.num_batches_tracked.item() == 0
+    with pytest.raises(RuntimeError, match="missing key.*'running_var'"):
+        fresh.load_state_dict({k: v for k, v in old.items() if k != "running_var"})
 
 
 def test_batch_norm_without_running_statistics_always_uses_the_batch(rng):

@@ -54,7 +54,8 @@ def one_worker_all_reduce(monkeypatch):
 
 
 OPTIONS = {"default": {}, "no_affine": {"affine": False},
-           "no_running_stats": {"track_running_stats": False}, "momentum": {"momentum": 0.3}}
+           "no_running_stats": {"track_running_stats": False}, "momentum": {"momentum": 0.3},
+           "cumulative": {"momentum": None}}
 
 
 @pytest.mark.parametrize("options", OPTIONS)
@@ -104,7 +105,7 @@ def test_agrees_with_pytorch_batchnorm(monkeypatch, shape, synchronised):
         y = theirs(x)
         (y * torch.tensor(upstream)).sum().backward()
         expected = [y, x.grad, theirs.weight.grad, theirs.bias.grad, theirs.running_mean,
-                    theirs.running_var]
+                    theirs.running_var, theirs.num_batches_tracked]
         for ours, reference in zip(run(sync, data, upstream), expected, strict=True):
             np.testing.assert_allclose(ours, reference.detach().numpy(), rtol=0, atol=1e-12)
         theirs.zero_grad()
