@@ -93,7 +93,7 @@ def parser() -> argparse.ArgumentParser:
     common.add_data_flags(p, "mnist", help="the published numbers are on full MNIST")
     p.add_argument("--hinton-epochs", type=common.positive_int, default=100,
                    help="epochs of the Hinton target's autoencoder")
-    p.add_argument("--iwae-epochs", type=common.positive_int, default=200,
+    p.add_argument("--iwae-epochs", type=common.positive_int, default=250,
                    help="epochs of each IWAE-target model (the learning rate annealed "
                         "within them)")
     p.add_argument("--out", default="runs/reproduce",
