@@ -414,11 +414,11 @@ def _receive(vertex, g, grads: dict, waiting: list, leaves: list) -> None:
     key = id(vertex)
     if key in grads:  # out of place: a backward may hand the same array to several inputs
         grads[key] = grads[key] + g
-    elif type(vertex) is Node:
-        grads[key] = g
+        return
+    grads[key] = g
+    if type(vertex) is Node:
         heapq.heappush(waiting, (-vertex.sequence, vertex))
     else:
-        grads[key] = g
         leaves.append(vertex)
 
 
