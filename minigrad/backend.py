@@ -73,7 +73,8 @@ class Device:
     Devices are interned: ``device("gpu") is device("cuda:0")``, so ops compare them with ``is``.
     """
 
-    __slots__ = ("type", "index", "name", "xp", "native", "_dtype_map", "_canon_map", "_rng")
+    __slots__ = ("type", "index", "name", "xp", "native", "_dtype_map", "_canon_map", "_rng",
+                 "_constants")
 
     def __init__(self, name: str, type_: str, index: int | None, xp, native):
         self.name = name
@@ -89,6 +90,7 @@ class Device:
         self._canon_map = (None if self._dtype_map is None
                            else {v: k for k, v in self._dtype_map.items()})
         self._rng = None
+        self._constants = {}
 
     def __repr__(self) -> str:
         return f"device({self.name!r})"
@@ -131,6 +133,25 @@ class Device:
                 return self.xp.asarray(array)
         # copy=True: like a real host-to-device transfer, never a view of the host array
         return self.xp.asarray(array, device=self.native, copy=True)
+
+    def constant(self, value: float, dtype):
+        """The Python float ``value`` as a 0-d array of ``dtype`` (this namespace's) on this
+        device, made once per (value, dtype) and reused (up to 4096 of them; NaN and zeros,
+        which do not work as keys, are made each time). Read-only where the namespace allows.
+
+        A speed device, not a semantic one: NumPy multiplies an array by a same-dtype 0-d array
+        with the result it gives for the Python float (NEP 50 casts the float to the array's
+        dtype), but about 0.5 us sooner on small arrays, a third of a small op's whole cost.
+        """
+        key = (value, dtype)
+        array = self._constants.get(key)
+        if array is None:
+            array = self.from_numpy(np.asarray(value, dtype=self.canonical(dtype)))
+            if self.type == "cpu":
+                array.flags.writeable = False
+            if value == value and value != 0 and len(self._constants) < 4096:
+                self._constants[key] = array
+        return array
 
     # -- random numbers ---------------------------------------------------------------------
     @property

@@ -308,6 +308,35 @@ def _scalar_leaf(value, device: Device) -> Tensor:
     return leaf
 
 
+_float_leaves: dict = {}  # id(leaf) -> the Python float it stands for (leaves are kept)
+
+
+def _float_leaf(value: float, like: Tensor) -> Tensor:
+    """The Python float beside the floating tensor ``like`` in ``like * 0.9``, as a constant
+    leaf holding ``like.device.constant(value, dtype)``: the same result as the float, sooner
+    (see ``Device.constant``). Made once per (value, dtype, device) as ``_scalar_leaf``; NaN
+    and zeros stay Python numbers."""
+    if value == 0 or value != value:
+        return _leaf(value, like.device)
+    dtype = like.data.dtype
+    key = (float, value, id(like.device), dtype)
+    leaf = _scalar_leaves.get(key)
+    if leaf is None:
+        leaf = _leaf(like.device.constant(value, dtype), like.device)
+        if len(_scalar_leaves) < 4096:
+            _scalar_leaves[key] = leaf
+            _float_leaves[id(leaf)] = value
+    return leaf
+
+
+def lifted_number(t: Tensor):
+    """The Python number that an op lifted to the constant leaf ``t`` (the 2 in x * 2), or
+    None when t is not one (for ``viz``, which labels such leaves with their value)."""
+    if not hasattr(t.data, "shape"):
+        return t.data
+    return _float_leaves.get(id(t))
+
+
 def _lift(value, like: Tensor, op: str) -> Tensor:
     """The other operand of a binary op as a Tensor on ``like``'s device.
 

@@ -38,6 +38,7 @@ from __future__ import annotations
 import os
 
 from minigrad.autograd import Node
+from minigrad.tensor import lifted_number
 
 __all__ = ["to_dot", "draw"]
 
@@ -63,10 +64,11 @@ def _quote(text: str) -> str:
 
 def _describe(t) -> str:
     """The lines shape / dtype, device of a tensor (or the value of a lifted Python number)."""
-    # Ops lift a Python number (the 2 in x * 2) to a tensor whose data stays the number itself:
-    # it has no shape, and its value says more than one would.
-    if not hasattr(t.data, "shape"):
-        return str(t.data)
+    # Ops lift a Python number (the 2 in x * 2) to a constant tensor: its value says more than
+    # a shape would.
+    number = lifted_number(t)
+    if number is not None:
+        return str(number)
     return f"{tuple(t.shape)}\n{t.dtype}, {t.device}"
 
 
@@ -127,7 +129,7 @@ def to_dot(tensor, params: dict | None = None) -> str:
         for k, (x, target) in enumerate(zip(node.inputs, node.next, strict=True)):
             # A Python number (the 2 in x * 2) is drawn at each op that uses it: ops share one
             # object for equal numbers, which would otherwise tie unrelated ops together.
-            number = target is None and not hasattr(x.data, "shape")
+            number = target is None and lifted_number(x) is not None
             src, is_new = node_of(x if target is None else target,
                                   key=(id(node), k) if number else None)
             edge_style = "" if target is not None else f" [{_CONST_EDGE_STYLE}]"

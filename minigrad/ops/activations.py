@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 
 from minigrad.autograd import OUTPUT
-from minigrad.ops.elementwise import _namespace
+from minigrad.ops.elementwise import _float_input, _namespace
 from minigrad.tensor import Tensor, _from_op
 
 __all__ = ["relu", "leaky_relu", "elu", "sigmoid", "tanh", "softplus", "gelu", "silu"]
@@ -59,24 +59,31 @@ def sigmoid(x: Tensor) -> Tensor:
 
     dx = g * s (1 - s)
     """
-    xp = _namespace(x, "sigmoid")
+    xp, data = _float_input(x, "sigmoid")
+    # 1/2 + tanh(x/2)/2, with 1/2 as a 0-d array of x's dtype (Device.constant: the Python
+    # number's result, sooner) and the last two steps in place on the new array.
+    half = x.device.constant(0.5, data.dtype)
+    out = xp.tanh(data * half)
+    out *= half
+    out += half
 
     def backward(ctx, g):
         (s,) = ctx.saved
         return (g * s * (1 - s),)
 
-    return _from_op(0.5 * (1 + xp.tanh(0.5 * x.data)), (x,), backward, saved=(OUTPUT,))
+    return _from_op(out, (x,), backward, saved=(OUTPUT,))
 
 
 def tanh(x: Tensor) -> Tensor:
     """tanh x.   dx = g * (1 - tanh^2 x)"""
-    xp = _namespace(x, "tanh")
+    xp, data = _float_input(x, "tanh")
 
     def backward(ctx, g):
         (out,) = ctx.saved
-        return (g * (1 - out * out),)
+        # g - g out^2: as accurate as g (1 - out^2), and NumPy is slower with the number 1
+        return (g - g * out * out,)
 
-    return _from_op(xp.tanh(x.data), (x,), backward, saved=(OUTPUT,))
+    return _from_op(xp.tanh(data), (x,), backward, saved=(OUTPUT,))
 
 
 def softplus(x: Tensor) -> Tensor:

@@ -14,7 +14,7 @@ import numpy as np
 
 from minigrad.autograd import OUTPUT
 from minigrad.backend import float32, int64
-from minigrad.tensor import _SCALARS, Tensor, _from_op, _leaf, _lift, _scalar_leaf
+from minigrad.tensor import _SCALARS, Tensor, _float_leaf, _from_op, _leaf, _lift
 
 __all__ = ["add", "sub", "mul", "div", "neg", "pow", "exp", "log", "sqrt", "abs", "clamp",
            "maximum", "minimum", "where", "equal", "not_equal", "less", "less_equal",
@@ -39,6 +39,16 @@ def _namespace(x, op: str):
         raise _not_a_tensor(op, "x", x) from None
 
 
+def _float_input(x, op: str):
+    """(xp, x's array in a floating dtype): integers and bools become float32, as PyTorch's
+    floating-point functions (exp, tanh, sin ...) promote them."""
+    xp = _namespace(x, op)
+    data = x.data
+    if not _is_float(x):
+        data = xp.astype(data, x.device.xp_dtype(float32))
+    return xp, data
+
+
 def _not_a_tensor(op: str, name: str, value) -> TypeError:
     """The one error for a non-tensor where an op needs a tensor, as PyTorch's TypeError.
 
@@ -59,11 +69,13 @@ def _operands(a, b, op: str) -> tuple[Tensor, Tensor]:
     (``_lift``); two numbers make a 0-d tensor where PyTorch's function allows it."""
     if isinstance(a, Tensor):
         if type(b) is float and _is_float(a):  # x * 0.9: the most common case, at once
-            return a, _scalar_leaf(b, a.device)
+            return a, _float_leaf(b, a)
+        if type(b) is Tensor and b.device is a.device:  # x * y: nothing to lift
+            return _promoted(a, b, op)
         return _promoted(a, _lift(b, a, op), op)
     if isinstance(b, Tensor):
         if type(a) is float and _is_float(b):  # 1.0 - x
-            return _scalar_leaf(a, b.device), b
+            return _float_leaf(a, b), b
         return _promoted(_lift(a, b, op), b, op)
     if op in _NUMBER_OPS and isinstance(a, numbers.Real) and isinstance(b, numbers.Real):
         # PyTorch's dtype for two numbers: the default float32 when either is a float or for
@@ -251,35 +263,35 @@ def _times_log_base(xp, out, a, b):
 
 def exp(x: Tensor) -> Tensor:
     """e^x.   dx = g * e^x"""
-    xp = _namespace(x, "exp")
+    xp, data = _float_input(x, "exp")
 
     def backward(ctx, g):
         (out,) = ctx.saved
         return (g * out,)
 
-    return _from_op(xp.exp(x.data), (x,), backward, saved=(OUTPUT,))
+    return _from_op(xp.exp(data), (x,), backward, saved=(OUTPUT,))
 
 
 def log(x: Tensor) -> Tensor:
     """ln x.   dx = g / x"""
-    xp = _namespace(x, "log")
+    xp, data = _float_input(x, "log")
 
     def backward(ctx, g):
         (x_,) = ctx.saved
         return (g / x_,)
 
-    return _from_op(xp.log(x.data), (x,), backward, saved=(x,))
+    return _from_op(xp.log(data), (x,), backward, saved=(x,))
 
 
 def sqrt(x: Tensor) -> Tensor:
     """sqrt(x).   dx = g / (2 sqrt(x))"""
-    xp = _namespace(x, "sqrt")
+    xp, data = _float_input(x, "sqrt")
 
     def backward(ctx, g):
         (out,) = ctx.saved
         return (g / (2 * out),)
 
-    return _from_op(xp.sqrt(x.data), (x,), backward, saved=(OUTPUT,))
+    return _from_op(xp.sqrt(data), (x,), backward, saved=(OUTPUT,))
 
 
 def abs(x: Tensor) -> Tensor:

@@ -16,7 +16,7 @@ import math
 from minigrad.autograd import OUTPUT
 from minigrad.backend import float32
 from minigrad.ops.activations import _erf, _erfc
-from minigrad.ops.elementwise import _namespace, _not_a_tensor, _operands, sub
+from minigrad.ops.elementwise import _float_input, _namespace, _not_a_tensor, _operands, sub
 from minigrad.tensor import Tensor, _from_op, _leaf, _lift
 
 __all__ = ["sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh",
@@ -30,16 +30,6 @@ __all__ = ["sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "asinh",
 _LN2 = math.log(2)
 _LN10 = math.log(10)
 _TWO_OVER_SQRT_PI = 2 / math.sqrt(math.pi)
-
-
-def _float_input(x: Tensor, op: str):
-    """(xp, x's array in a floating dtype): integers and bools become float32, as PyTorch's
-    floating-point functions promote them."""
-    xp = _namespace(x, op)
-    data = x.data
-    if x.dtype.kind != "f":
-        data = xp.astype(data, x.device.xp_dtype(float32))
-    return xp, data
 
 
 def _unary(x: Tensor, op: str, forward, backward, saved=()) -> Tensor:

@@ -146,6 +146,49 @@ def test_host_array_with_device_tensor_is_refused():
         x + np.ones(3, dtype=np.float32)
 
 
+# -- constants: a Python float as a cached 0-d array ---------------------------------------------
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+@pytest.mark.parametrize("value", [0.9, -3.25, 1e-3, 7.0, 1e30])
+def test_a_number_beside_a_tensor_gives_numpys_result_for_the_python_float(dtype, value):
+    # Reference: NumPy with the Python float itself (NEP 50 casts it to the array's dtype).
+    values = np.linspace(-2, 2, 9).astype(dtype)
+    x = mg.tensor(values)
+    with np.errstate(all="ignore"):  # 1e30 overflows float16; value / 0 and inf * 0 as NumPy
+        for got, expected in [(x * value, values * value), (value * x, value * values),
+                              (x + value, values + value), (value - x, value - values),
+                              (x / value, values / value), (value / x, value / values)]:
+            assert got.dtype == np.dtype(dtype)
+            np.testing.assert_array_equal(got.numpy(), expected)
+
+
+def test_constants_are_cached_read_only_zero_d_arrays_of_the_dtype(device):
+    dev = mg.device(device)
+    dtype = dev.xp_dtype("float32")
+    c = dev.constant(0.25, dtype)
+    assert c.shape == () and c.dtype == dtype and mg.backend.device_of(c) is dev
+    assert float(mg.backend.to_numpy(c)) == 0.25
+    assert dev.constant(0.25, dtype) is c  # made once
+    assert dev.constant(0.25, dev.xp_dtype("float64")) is not c
+    if dev.type == "cpu":
+        with pytest.raises(ValueError, match="read-only"):
+            c[...] = 1.0
+
+
+@pytest.mark.parametrize("value", [0.0, -0.0, float("nan")])
+def test_zeros_and_nan_are_not_cached_as_constants(value):
+    # -0.0 == 0.0 as a key would hand back the other sign; NaN never equals itself.
+    dev = mg.device("cpu")
+    a, b = dev.constant(value, np.dtype("float32")), dev.constant(value, np.dtype("float32"))
+    assert a is not b
+    assert np.array_equal(a, np.float32(value), equal_nan=True)
+    assert np.signbit(a) == np.signbit(value)
+    x = mg.tensor([1.0, -1.0])
+    with np.errstate(invalid="ignore"):
+        np.testing.assert_array_equal((x * value).numpy(),
+                                      np.array([1.0, -1.0], np.float32) * value)
+
+
 def test_to_moves_values_and_keeps_dtype(device, rng):
     values = rng.standard_normal((3, 4)).astype(np.float32)
     x = mg.tensor(values, device=device)

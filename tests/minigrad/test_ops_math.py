@@ -66,6 +66,19 @@ def test_integers_promote_to_float32(device):
 
 
 @needs_torch
+@pytest.mark.parametrize("name", ["exp", "log", "sqrt", "tanh", "sigmoid", "sin"])
+@pytest.mark.parametrize("values", [[1, 2, 3], [True, False, True]])
+@pytest.mark.filterwarnings("ignore:divide by zero")  # log(False) = -inf, as torch
+def test_floating_functions_of_integers_and_bools_are_float32_as_torch(device, name, values):
+    # PyTorch computes exp, tanh, sigmoid ... of an int64 or bool tensor in float32 (NumPy
+    # would give float64).
+    got = getattr(mg.tensor(values, device=device), name)()
+    expected = getattr(torch.tensor(values), name)()
+    assert got.dtype == mg.float32 and expected.dtype == torch.float32
+    np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-6)
+
+
+@needs_torch
 @pytest.mark.parametrize("name", ["sign", "floor", "ceil", "round", "trunc"])
 def test_rounding_forward_and_zero_gradient(device, name):
     x = np.array([-2.5, -1.5, -0.5, -0.2, 0.0, 0.5, 1.5, 2.5, 2.7, np.inf, -np.inf])
