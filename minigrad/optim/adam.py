@@ -72,21 +72,22 @@ class Adam(Optimizer):
             g = with_weight_decay(g, p, wd)
 
         m, v = state["exp_avg"], state["exp_avg_sq"]
+        m -= g  # m <- b1 (m - g) + g = b1 m + (1 - b1) g, in place: no temporary array
         m *= b1
-        m += (1 - b1) * g
+        m += g
         update_square_average_(v, g, b2)
         if group["amsgrad"]:
             v = state["max_exp_avg_sq"] = xp.maximum(state["max_exp_avg_sq"], v)
 
-        # lr / (1 - b1^t) * m / (sqrt(v) / c + eps) with c = sqrt(1 - b2^t)
-        #   = lr c / (1 - b1^t) * m / (sqrt(v) + eps c), computed in one array:
+        if not lr:  # a zero rate moves nothing (the moments above still count the step)
+            return
+        # p -= lr / (1 - b1^t) * m / (sqrt(v) / c + eps) with c = sqrt(1 - b2^t), that is
+        # p -= m / denominator with denominator = (sqrt(v) + eps c) (1 - b1^t) / (lr c):
         c = math.sqrt(1 - b2 ** t)
-        step = xp.sqrt(v)
-        step += eps * c
-        step **= -1  # in place 1 / (...): m / step would allocate a second array
-        step *= m
-        step *= lr * c / (1 - b1 ** t)
-        p.data -= step
+        denominator = xp.sqrt(v)
+        denominator += eps * c
+        denominator *= (1 - b1 ** t) / (lr * c)
+        p.data -= m / denominator
 
 
 class AdamW(Adam):

@@ -13,9 +13,10 @@ dtype than their parameter (after ``model.to(...)``) to the parameter's, as PyTo
 ``load_state_dict`` does, so training simply continues where the parameters went.
 
 Speed: an update is a handful of passes over memory, so the updates modify buffers in place
-and keep at most one temporary array alive at a time. That matters more than it looks: with
-two or three parameter-sized temporaries alive, the C allocator tends to return their memory
-to the OS and page-fault it back at every step, which made Adam 4x slower on NumPy.
+and make as few passes and parameter-sized temporaries as they can (Adam: 12 passes, at most
+two temporaries alive). Temporaries matter more than they look: with several alive, the C
+allocator tends to return their memory to the OS and page-fault it back at every step, which
+once made Adam 4x slower on NumPy.
 """
 
 from __future__ import annotations

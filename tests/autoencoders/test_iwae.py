@@ -205,6 +205,33 @@ def test_the_long_run_anneals_by_cosine_when_asked(tmp_path):
     assert saved["schedule"] == "cosine"
 
 
+def test_the_long_run_trains_the_vae_with_its_kl_in_closed_form_when_asked(tmp_path):
+    """--kl analytic: the VAE's loss is reconstruction + the closed-form KL, checked on the test
+    set against -1/2 sum(1 + logvar - mu^2 - e^logvar) computed in NumPy from the saved model;
+    only the one-sample VAE can ask for it."""
+    import json
+
+    from autoencoders.binarize import binarized_mnist
+    from autoencoders.generative_runs import main
+
+    flags = ["iwae", "--data", "digits", "--hidden", "16", "--latent-dim", "3", "--epochs", "1",
+             "--eval-k", "0", "--curve-test-size", "0", "--test-subset", "40", "--no-progress"]
+    metrics = main([*flags, "--objective", "vae", "--kl", "analytic", "--out", str(tmp_path)])
+    assert metrics["kl"] == "analytic"
+    row = json.loads((tmp_path / "metrics.jsonl").read_text().splitlines()[-1])
+    model = VAE((64, 16, 3), activation="tanh")
+    model.load_state_dict(mg.load(tmp_path / "checkpoint.npz")["model"])
+    x_test = binarized_mnist("digits", seed=0)[2][:40]
+    with mg.no_grad():
+        mu, logvar = (t.numpy().astype(np.float64) for t in model.eval().encode(mg.tensor(x_test)))
+    kl = -0.5 * np.sum(1 + logvar - mu**2 - np.exp(logvar), axis=1).mean()
+    assert row["test_kl"] == pytest.approx(kl, rel=1e-5)
+    assert row["test_loss"] == pytest.approx(row["test_recon"] + row["test_kl"], rel=1e-6)
+    for wrong in (["--objective", "iwae"], ["--objective", "vae", "--k", "2"]):
+        with pytest.raises(ValueError, match="--kl analytic"):
+            main([*flags, *wrong, "--kl", "analytic", "--out", str(tmp_path / "wrong")])
+
+
 def test_curve_epochs_are_the_stage_ends_before_the_last_epoch():
     from autoencoders.generative_runs import curve_epochs
 
