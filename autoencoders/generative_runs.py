@@ -43,8 +43,8 @@ from autoencoders.train import Trainer
 from minigrad import optim
 from minigrad.optim.lr_scheduler import CosineAnnealingLR, LRScheduler
 
-__all__ = ["BurdaSchedule", "SHORT_SCHEDULE", "VAE_TARGET", "burda_epochs", "curve_epochs", "main",
-           "table1"]
+__all__ = ["BurdaSchedule", "IWAE_FLAGS", "SHORT_SCHEDULE", "VAE_FLAGS", "VAE_TARGET",
+           "burda_epochs", "curve_epochs", "main", "table1", "table1_passed"]
 
 PUBLISHED = {  # Burda et al. 2016, Table 1, MNIST, one stochastic layer: test log p(x), k=5000
     ("vae", 1): -86.76, ("vae", 5): -86.47, ("vae", 50): -86.35,
@@ -165,28 +165,52 @@ VAE_TARGET = -89.0  # this repository's bar for the VAE (k = 1) of a shortened s
 # A run of a few hundred epochs anneals within them: 1e-3 down to 1e-5 by a cosine (the paper's
 # stages, cut there, would leave the rate at 1.9e-4 after 200 epochs; docs/generative.md).
 SHORT_SCHEDULE = ("--schedule", "cosine", "--min-lr", "1e-5")
+# The VAE of the table: k = 1 with the KL term in closed form (the same bound as the paper's
+# k = 1 row, with less gradient noise: it gets further in the same epochs).
+VAE_FLAGS = ("--objective", "vae", "--k", "1", "--kl", "analytic")
+IWAE_FLAGS = ("--objective", "iwae", "--k", "5")
 
 
-def table1(epochs: int, out: str | Path, flags: Sequence[str] = ()) -> dict:
-    """Burda et al.'s Table 1, the rows that a shortened run can check: a VAE (k = 1) and an
-    IWAE (k = 5), each ``epochs`` epochs of SHORT_SCHEDULE, into out/vae_k1 and out/iwae_k5
-    (``flags``: more command-line flags for both, e.g. --device). Returns the published and
-    measured test log-likelihoods, their data standard errors, the curves, the summed times, and
-    "passed": the VAE at or above VAE_TARGET and the IWAE above the VAE, as the paper finds."""
-    runs = {f"{objective}_k{k}": main(["iwae", "--objective", objective, "--k", str(k),
-                                       "--epochs", str(epochs), *SHORT_SCHEDULE,
-                                       "--out", str(Path(out) / f"{objective}_k{k}"), *flags])
-            for objective, k in (("vae", 1), ("iwae", 5))}
+def table1(vae_epochs: int, iwae_epochs: int, out: str | Path,
+           flags: Sequence[str] = ()) -> dict:
+    """Burda et al.'s Table 1, the rows that a shortened run can check, every model trained
+    with SHORT_SCHEDULE (``flags``: more command-line flags for all, e.g. --device):
+
+    - vae_k1: the VAE (VAE_FLAGS) for ``vae_epochs``, held to VAE_TARGET;
+    - iwae_k5: the IWAE (k = 5) for ``iwae_epochs``;
+    - vae_k1_same_epochs: the VAE for ``iwae_epochs`` (vae_k1 itself when the two counts are
+      equal), which the IWAE must beat: the paper's finding is the IWAE above the VAE trained
+      as long.
+
+    Each run writes into out/<name>. Returns the published and measured test
+    log-likelihoods, their data standard errors, the curves, each run's epochs and training
+    seconds, the summed times, and "passed"."""
+    plan = {"vae_k1": (VAE_FLAGS, vae_epochs), "iwae_k5": (IWAE_FLAGS, iwae_epochs)}
+    if iwae_epochs != vae_epochs:
+        plan["vae_k1_same_epochs"] = (VAE_FLAGS, iwae_epochs)
+    runs = {name: main(["iwae", *model, "--epochs", str(epochs), *SHORT_SCHEDULE,
+                        "--out", str(Path(out) / name), *flags])
+            for name, (model, epochs) in plan.items()}
+    runs.setdefault("vae_k1_same_epochs", runs["vae_k1"])
     measured = {n: r["test_log_likelihood"]["log_likelihood"] for n, r in runs.items()}
     return {"published": {"vae_k1": PUBLISHED["vae", 1], "iwae_k5": PUBLISHED["iwae", 5]},
-            "measured": measured, "target": f"vae_k1 >= {VAE_TARGET}, iwae_k5 > vae_k1",
-            "passed": measured["vae_k1"] >= VAE_TARGET and measured["iwae_k5"] > measured["vae_k1"],
+            "measured": measured,
+            "target": f"vae_k1 >= {VAE_TARGET}, iwae_k5 > vae_k1_same_epochs",
+            "passed": table1_passed(measured),
             "data_se": {n: r["test_log_likelihood"]["data_se"] for n, r in runs.items()},
             "curves": {n: r["log_likelihood_curve"] for n, r in runs.items()},
-            "epochs": epochs, "seconds_per_epoch": runs["vae_k1"]["seconds_per_epoch"],
-            "train_seconds": sum(r["train_seconds"] for r in runs.values()),
-            "wall_seconds": sum(r["wall_seconds"] for r in runs.values()),
+            "run_epochs": {n: r["epochs"] for n, r in runs.items()},
+            "run_train_minutes": {n: r["train_seconds"] / 60 for n, r in runs.items()},
+            "epochs": vae_epochs, "seconds_per_epoch": runs["vae_k1"]["seconds_per_epoch"],
+            "train_seconds": sum(runs[n]["train_seconds"] for n in plan),
+            "wall_seconds": sum(runs[n]["wall_seconds"] for n in plan),
             "device": runs["vae_k1"]["device"]}
+
+
+def table1_passed(measured: dict) -> bool:
+    """The VAE at or above VAE_TARGET, and the IWAE above the VAE trained as long."""
+    return (measured["vae_k1"] >= VAE_TARGET
+            and measured["iwae_k5"] > measured["vae_k1_same_epochs"])
 
 
 def run_rate_distortion(args) -> dict:
