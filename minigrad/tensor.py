@@ -314,18 +314,18 @@ _float_leaves: dict = {}  # id(leaf) -> the Python float it stands for (leaves a
 def _float_leaf(value: float, like: Tensor) -> Tensor:
     """The Python float beside the floating tensor ``like`` in ``like * 0.9``, as a constant
     leaf holding ``like.device.constant(value, dtype)``: the same result as the float, sooner
-    (see ``Device.constant``). Made once per (value, dtype, device) as ``_scalar_leaf``; NaN
-    and zeros stay Python numbers."""
+    (see ``Device.constant``). Made once per (value, dtype, device) as ``_scalar_leaf``; NaN,
+    zeros, and every number once the cache is full stay Python numbers."""
     if value == 0 or value != value:
         return _leaf(value, like.device)
     dtype = like.data.dtype
     key = (float, value, id(like.device), dtype)
     leaf = _scalar_leaves.get(key)
     if leaf is None:
-        leaf = _leaf(like.device.constant(value, dtype), like.device)
-        if len(_scalar_leaves) < 4096:
-            _scalar_leaves[key] = leaf
-            _float_leaves[id(leaf)] = value
+        if len(_scalar_leaves) >= 4096:  # the cache is full: the number itself, as before it
+            return _leaf(value, like.device)
+        leaf = _scalar_leaves[key] = _leaf(like.device.constant(value, dtype), like.device)
+        _float_leaves[id(leaf)] = value
     return leaf
 
 

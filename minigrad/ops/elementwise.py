@@ -42,9 +42,11 @@ def _namespace(x, op: str):
 def _float_input(x, op: str):
     """(xp, x's array in a floating dtype): integers and bools become float32, as PyTorch's
     floating-point functions (exp, tanh, sin ...) promote them."""
-    xp = _namespace(x, op)
-    data = x.data
-    if not _is_float(x):
+    try:
+        xp, data = x.device.xp, x.data
+    except AttributeError:
+        raise _not_a_tensor(op, "x", x) from None
+    if (getattr(data.dtype, "kind", None) or x.dtype.kind) != "f":  # (strict's have no kind)
         data = xp.astype(data, x.device.xp_dtype(float32))
     return xp, data
 

@@ -224,6 +224,16 @@ def test_constants_are_grey_dashed_inputs_that_are_not_expanded():
         assert ("dashed" in attrs) == (a in (c_node, two))
 
 
+def test_a_lifted_float_shows_its_value_at_each_op_that_uses_it():
+    # x * 0.5 holds 0.5 as a cached 0-d array of x's dtype (Device.constant): still drawn as
+    # the number, once per op (two ops sharing the cached leaf are not tied together).
+    x = mg.randn(3, requires_grad=True)
+    g = graph((x * 0.5).tanh() * 0.5)
+    halves = [n for n, label in g.labels.items() if label == "0.5"]
+    assert len(halves) == 2
+    assert all("dashed" in g.attrs[n] for n in halves)
+
+
 def test_data_batch_into_a_model_is_a_constant():
     _, loss = mlp_and_loss()
     g = graph(loss)
