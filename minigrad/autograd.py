@@ -333,14 +333,14 @@ def _fitted(g, parent, create_graph: bool):
     return g if g.dtype == parent.data.dtype else xp.astype(g, parent.data.dtype)
 
 
-def _needed(order, input_ids: set[int]) -> set[int]:
-    """ids of the vertices on a path to one of the inputs (they alone need a backward)."""
-    needed = set(input_ids)
+def _needed(order, inputs: set) -> set:
+    """The vertices on a path to one of the input vertices (they alone need a backward)."""
+    needed = set(inputs)
     for vertex in order:  # inputs before outputs
         if type(vertex) is Node:
             for target in vertex.next:
-                if target is not None and id(target) in needed:
-                    needed.add(id(vertex))
+                if target is not None and target in needed:
+                    needed.add(vertex)
                     break
     return needed
 
@@ -349,21 +349,22 @@ def _run(roots, seeds, retain_graph: bool, create_graph: bool, inputs=None,
          accumulate: bool = True) -> dict:
     """The backward pass from the tensors ``roots`` (seeded with ``seeds``: arrays, or tensors
     when ``create_graph``). accumulate: add into the ``.grad`` of leaves (of ``inputs`` only,
-    when given) and of tensors that retain_grad(). Returns {id(vertex): gradient} for the
-    vertices of ``inputs``.
+    when given) and of tensors that retain_grad(). Returns {vertex: gradient} for the vertices
+    of ``inputs``.
 
     Nodes run newest first, as in PyTorch's engine: a node's inputs were made before it, so
     by the time the newest waiting node runs, every gradient that flows into it has arrived.
     ``waiting`` is a heap of the nodes that have received a gradient, keyed by -sequence; the
     graph needs no sort beforehand. Leaves have nothing to run: their gradients are complete
-    when no node is left, and only then reach ``.grad``.
+    when no node is left, and only then reach ``.grad``. Vertices (nodes and leaf tensors) key
+    the dicts and sets themselves: both hash by identity (ops/__init__.py for Tensor).
     """
-    input_ids = set() if inputs is None else {id(_vertex(t)) for t in inputs}
+    wanted = set() if inputs is None else {_vertex(t) for t in inputs}
     # With inputs, only the nodes on a path to one of them need to run their backward.
     needed = None
     if inputs is not None:
-        needed = _needed(_topological_order([_vertex(root) for root in roots]), input_ids)
-    grads: dict[int, object] = {}  # id(vertex) -> the sum of the gradients it has received
+        needed = _needed(_topological_order([_vertex(root) for root in roots]), wanted)
+    grads: dict = {}  # vertex -> the sum of the gradients it has received
     waiting: list = []  # heap of (-node.sequence, node)
     leaves: list = []  # leaves that have received a gradient, in order of arrival
     for root, seed in zip(roots, seeds, strict=True):
@@ -371,15 +372,14 @@ def _run(roots, seeds, retain_graph: bool, create_graph: bool, inputs=None,
     captured = {}
     while waiting:
         node = heapq.heappop(waiting)[1]
-        key = id(node)
-        g = grads.pop(key)
-        if key in input_ids:
-            captured[key] = g
+        g = grads.pop(node)
+        if wanted and node in wanted:
+            captured[node] = g
         if node._retained is not None and accumulate and inputs is None:
             retained = node._retained()
             if retained is not None:
                 _accumulate(retained, g, create_graph)
-        if needed is not None and key not in needed:
+        if needed is not None and node not in needed:
             continue
         node.saved = node._unpack(create_graph) if node._saved else ()
         node.xp = tensor_namespace if create_graph else node.device.xp
@@ -399,11 +399,10 @@ def _run(roots, seeds, retain_graph: bool, create_graph: bool, inputs=None,
         if not retain_graph:
             node._release()
     for leaf in leaves:
-        key = id(leaf)
-        g = grads.pop(key)
-        if key in input_ids:
-            captured[key] = g
-        if accumulate and (inputs is None or key in input_ids):
+        g = grads.pop(leaf)
+        if wanted and leaf in wanted:
+            captured[leaf] = g
+        if accumulate and (inputs is None or leaf in wanted):
             _accumulate(leaf, g, create_graph)
     return captured
 
@@ -411,11 +410,10 @@ def _run(roots, seeds, retain_graph: bool, create_graph: bool, inputs=None,
 def _receive(vertex, g, grads: dict, waiting: list, leaves: list) -> None:
     """Hand gradient g to a vertex: the first one it receives (a node then starts waiting to
     run, a leaf to be filled), or one more to add to its sum."""
-    key = id(vertex)
-    if key in grads:  # out of place: a backward may hand the same array to several inputs
-        grads[key] = grads[key] + g
+    if vertex in grads:  # out of place: a backward may hand the same array to several inputs
+        grads[vertex] = grads[vertex] + g
         return
-    grads[key] = g
+    grads[vertex] = g
     if type(vertex) is Node:
         heapq.heappush(waiting, (-vertex.sequence, vertex))
     else:
@@ -568,7 +566,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None,
         captured = _run(outputs, seeds, retain_graph, create_graph, inputs, accumulate=False)
     result = []
     for k, t in enumerate(inputs):
-        g = captured.get(id(_vertex(t)))
+        g = captured.get(_vertex(t))
         if g is None:
             if not allow_unused:
                 raise RuntimeError(f"grad: input {k} (shape {t.shape}) was not used to compute "
