@@ -5,7 +5,7 @@ For small models the time per op is Python overhead, not arithmetic. This times 
 on a ``--size`` x ``--size`` float32 tensor, forward and backward, and reports microseconds
 per op (median over ``--repeats``). With PyTorch importable, the same chain runs in PyTorch
 (one thread, eager) in the same process, the two taking turns round by round, and the ratio
-minigrad / PyTorch is printed.
+minigrad / PyTorch is printed: the median over rounds of each round's ratio.
 
 ``--double`` times a double backward instead: the gradient with create_graph=True (the
 backward pass recorded as a graph of its own), then the gradient of its sum, i.e. a
@@ -56,10 +56,10 @@ def double_backward_round(make_input, grad, n_ops: int) -> tuple[float, float]:
     return (t1 - t0) / n_ops * 1e6, (t2 - t1) / n_ops * 1e6
 
 
-def medians_taking_turns(rounds: dict, repeats: int, warmup: int = 3) -> dict:
-    """{name: (median of part 1, median of part 2)} of ``rounds`` (name -> function returning
-    one round's two times), the libraries taking turns round by round, so that a change in
-    the machine's speed during the run (it is a shared VM) slows all of them alike."""
+def times_taking_turns(rounds: dict, repeats: int, warmup: int = 3) -> dict:
+    """{name: (part 1 times, part 2 times)}, one of each per round, of ``rounds`` (name ->
+    function returning one round's two times). The libraries take turns round by round, so
+    that round i of each ran at nearly the same moment of the shared VM's changing speed."""
     times = {name: ([], []) for name in rounds}
     for i in range(warmup + repeats):
         for name, one_round in rounds.items():
@@ -67,7 +67,14 @@ def medians_taking_turns(rounds: dict, repeats: int, warmup: int = 3) -> dict:
             if i >= warmup:
                 times[name][0].append(first)
                 times[name][1].append(second)
-    return {name: (statistics.median(a), statistics.median(b)) for name, (a, b) in times.items()}
+    return times
+
+
+def paired_ratio(ours: list[float], theirs: list[float]) -> float:
+    """The median over rounds of ours[i] / theirs[i]: each round's two times were taken back
+    to back, so a slow spell of the machine divides out (a ratio of the two medians lets a
+    spell that hit one library's rounds more than the other's through)."""
+    return statistics.median(a / b for a, b in zip(ours, theirs, strict=True))
 
 
 def main() -> None:
@@ -104,17 +111,20 @@ def main() -> None:
         rounds[f"PyTorch {torch.__version__}"] = round_of(torch_input, torch.autograd.grad)
     columns = (("backward with create_graph", "second backward") if args.double
                else ("forward", "backward"))
-    results = medians_taking_turns(rounds, args.repeats)
+    times = times_taking_turns(rounds, args.repeats)
     print(f"chain of {args.ops} elementwise ops on {shape} float32, {args.device}")
-    for name, (a, b) in results.items():
+    for name, (a, b) in times.items():
+        a, b = statistics.median(a), statistics.median(b)
         print(f"{name}: {columns[0]} {a:.2f} us/op, {columns[1]} {b:.2f} us/op, "
-              f"total {a + b:.2f} us/op")
+              f"total {a + b:.2f} us/op (medians over rounds)")
     if torch is None:
         print("PyTorch not installed: no comparison")
         return
-    ours, theirs = results.values()
-    print(f"ratio minigrad/PyTorch: {columns[0]} {ours[0] / theirs[0]:.2f}, {columns[1]} "
-          f"{ours[1] / theirs[1]:.2f}, total {sum(ours) / sum(theirs):.2f}")
+    ours, theirs = times.values()
+    totals = [[a + b for a, b in zip(*parts, strict=True)] for parts in (ours, theirs)]
+    print(f"ratio minigrad/PyTorch (median of the {args.repeats} rounds' ratios): {columns[0]} "
+          f"{paired_ratio(ours[0], theirs[0]):.2f}, {columns[1]} "
+          f"{paired_ratio(ours[1], theirs[1]):.2f}, total {paired_ratio(*totals):.2f}")
 
 
 if __name__ == "__main__":
