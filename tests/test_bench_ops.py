@@ -23,8 +23,8 @@ def test_the_ratio_pairs_rounds_so_a_slow_spell_divides_out():
     # Rounds 3 and 4 ran while the machine was three times slower, for both libraries:
     ours, theirs = [1.0, 1.0, 3.0, 3.0, 1.0], [2.0, 2.0, 6.0, 6.0, 2.0]
     assert bench.paired_ratio(ours, theirs) == 0.5
-    # The spell started during round 2, after PyTorch's turn and before minigrad's: the
-    # medians (3.0 against 2.0) would say 1.5; the rounds' ratios still say 0.5.
+    # Here minigrad's turn of round 2 was caught by a slow moment too: the two medians (3.0
+    # against 2.0) would say 1.5; the rounds' ratios still say 0.5.
     ours, theirs = [1.0, 3.0, 3.0, 3.0, 1.0], [2.0, 2.0, 6.0, 6.0, 2.0]
     assert bench.paired_ratio(ours, theirs) == 0.5
     with pytest.raises(ValueError):
