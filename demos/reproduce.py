@@ -2,7 +2,7 @@
 
     python demos/reproduce.py --target vae       # ~10 epochs
     python demos/reproduce.py --target hinton    # long on a CPU: see docs/reproduction.md
-    python demos/reproduce.py --target iwae      # two 784-200-200-50 models: ~2.3 h on 2 cores
+    python demos/reproduce.py --target iwae      # three 784-200-200-50 models: ~2.2 h on 2 cores
     python demos/reproduce.py --target all --device gpu --seeds 10   # mean and spread
 
 Targets (docs/reproduction.md has their settings and the numbers measured):
