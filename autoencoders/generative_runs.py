@@ -14,10 +14,10 @@ shortens the schedule: it then stops early in it, with the rate still above the 
 the run (``optim.lr_scheduler.CosineAnnealingLR``, stepped per epoch), so that a short run ends
 annealed, as the paper's long one does. The objective is the k-sample IWAE bound
 ("iwae") or the k-sample ELBO ("vae"); ``--kl analytic`` (the VAE, k = 1) takes the ELBO's KL
-term in closed form instead of sampling it (``vae_loss_fn``). At the end, the test log-likelihood by importance
-sampling with --eval-k 5000 samples on the test set binarized once (seed 0), with its Monte Carlo
-and data standard errors. Writes metrics.json (and the Trainer's metrics.jsonl and checkpoint;
---resume continues a run).
+term in closed form instead of sampling it (``vae_loss_fn``). At the end, the test
+log-likelihood by importance sampling with --eval-k 5000 samples on the test set binarized once
+(seed 0), with its Monte Carlo and data standard errors. Writes metrics.json (and the
+Trainer's metrics.jsonl and checkpoint; --resume continues a run).
 
 ``rate-distortion``: one beta-VAE per beta (``vae_loss_fn(beta=...)``), same data, then rate
 and distortion of each on the binary test set: rate_distortion.json, rate_distortion.png, and
